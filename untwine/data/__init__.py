@@ -1,0 +1,16 @@
+"""Ground-truth-factor datasets, loaders, renderers, caches and weak-supervision samplers."""
+
+from .base import FactorGridDataset, GroundTruthDataset
+from .registry import available_datasets, get_dataset, register_dataset
+from .samplers import BatchSampler, make_sampler, register_sampler
+
+__all__ = [
+    "FactorGridDataset",
+    "GroundTruthDataset",
+    "available_datasets",
+    "get_dataset",
+    "register_dataset",
+    "BatchSampler",
+    "make_sampler",
+    "register_sampler",
+]

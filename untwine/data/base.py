@@ -1,0 +1,175 @@
+"""The ground-truth-factor dataset interface that metrics and weak-supervision samplers use.
+
+A dataset knows its factors of variation: their names, sizes and values, how a flat image index
+maps to factor classes and back, how to sample factor classes uniformly, and how to produce the
+images for given indices or classes. Images always come out as ``uint8`` tensors of shape
+``(N, C, H, W)`` with values in ``0..255``; they become floats only inside a training or
+evaluation step, on the device.
+
+Two kinds of dataset share this interface:
+
+* :class:`FactorGridDataset` -- one image per combination of factor classes (dSprites, 3D Shapes,
+  Blobs). The flat index is the mixed-radix number of the classes, **last factor fastest**
+  (the order of the official files).
+* Labelled collections (MNIST, image folders) where several images share one combination; they
+  subclass :class:`GroundTruthDataset` directly and override :meth:`index_to_classes` and
+  :meth:`images_from_classes`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Sequence
+
+import numpy as np
+import torch
+
+IndexLike = np.ndarray | torch.Tensor | Sequence[int]
+
+
+def as_index_tensor(indices: IndexLike, size: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Return ``indices`` as a 1-D int64 tensor, checking that every entry is in ``[0, size)``."""
+    if isinstance(indices, torch.Tensor):
+        idx = indices.to(dtype=torch.long, device=device)
+    else:
+        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=device)
+    if idx.ndim != 1:
+        raise ValueError(f"indices must be 1-D, got shape {tuple(idx.shape)}; flatten them first")
+    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        raise IndexError(
+            f"image index out of range [0, {size}): got min {int(idx.min())}, max {int(idx.max())}"
+        )
+    return idx
+
+
+class GroundTruthDataset(ABC):
+    """A dataset of images with known, discrete factors of variation.
+
+    Subclasses set :attr:`name`, :attr:`factor_names`, :attr:`factor_sizes`, :attr:`image_shape`
+    and implement :meth:`factor_values`, :meth:`index_to_classes`, :meth:`images` and
+    :meth:`images_from_classes`.
+    """
+
+    name: str = "dataset"
+    factor_names: tuple[str, ...] = ()
+    factor_sizes: tuple[int, ...] = ()
+    image_shape: tuple[int, int, int] = (1, 64, 64)  # (C, H, W)
+
+    # ---- factors -------------------------------------------------------------------------
+    @property
+    def num_factors(self) -> int:
+        """Number of ground-truth factors K."""
+        return len(self.factor_sizes)
+
+    def factor_index(self, factor: int | str) -> int:
+        """Position of a factor given by name or position; a clear error for an unknown one."""
+        if isinstance(factor, (int, np.integer)):
+            if not 0 <= int(factor) < self.num_factors:
+                raise ValueError(f"factor position {factor} out of range for {self.num_factors} factors")
+            return int(factor)
+        try:
+            return self.factor_names.index(factor)
+        except ValueError:
+            raise ValueError(
+                f"unknown factor {factor!r} for dataset {self.name!r}; known factors: "
+                f"{', '.join(self.factor_names)}"
+            ) from None
+
+    @abstractmethod
+    def factor_values(self, factor: int | str) -> np.ndarray:
+        """The real values of one factor, indexed by its class (length ``factor_sizes[k]``)."""
+
+    def sample_classes(self, n: int, rng: np.random.Generator) -> np.ndarray:
+        """Draw ``n`` factor-class vectors uniformly and independently per factor: (n, K) int64."""
+        return np.stack([rng.integers(0, s, size=n) for s in self.factor_sizes], axis=1).astype(np.int64)
+
+    def classes_to_values(self, classes: np.ndarray) -> np.ndarray:
+        """Map factor classes (N, K) to factor values (N, K) float64."""
+        classes = self.check_classes(classes)
+        return np.stack([self.factor_values(k)[classes[:, k]] for k in range(self.num_factors)], axis=1)
+
+    def check_classes(self, classes: np.ndarray | Sequence[Sequence[int]]) -> np.ndarray:
+        """Validate a (N, K) array of factor classes and return it as int64."""
+        c = np.asarray(classes)
+        if c.ndim != 2 or c.shape[1] != self.num_factors:
+            raise ValueError(
+                f"factor classes must have shape (N, {self.num_factors}) for {self.name!r} "
+                f"({', '.join(self.factor_names)}), got {c.shape}"
+            )
+        if not np.issubdtype(c.dtype, np.integer):
+            if not np.all(np.equal(np.mod(c, 1), 0)):
+                raise ValueError("factor classes must be integers (class indices, not factor values)")
+        c = c.astype(np.int64)
+        sizes = np.asarray(self.factor_sizes)
+        bad = (c < 0) | (c >= sizes)
+        if bad.any():
+            k = int(np.argwhere(bad)[0, 1])
+            raise ValueError(
+                f"factor {self.factor_names[k]!r} has {sizes[k]} classes (0..{sizes[k] - 1}); "
+                f"got {int(c[bad.any(axis=1)][0, k])}"
+            )
+        return c
+
+    # ---- indices and images -------------------------------------------------------------
+    @abstractmethod
+    def __len__(self) -> int:
+        """Number of images."""
+
+    @abstractmethod
+    def index_to_classes(self, indices: IndexLike) -> np.ndarray:
+        """Factor classes (N, K) int64 of the images at ``indices``."""
+
+    @abstractmethod
+    def images(self, indices: IndexLike) -> torch.Tensor:
+        """Images at ``indices`` as a uint8 tensor (N, C, H, W), values 0..255."""
+
+    @abstractmethod
+    def images_from_classes(self, classes: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        """Images (N, C, H, W) uint8 showing the given factor classes (N, K).
+
+        Where several images share a combination, ``rng`` picks one uniformly.
+        """
+
+    def sample(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, torch.Tensor]:
+        """Sample ``n`` factor vectors uniformly and return ``(classes, images)``."""
+        classes = self.sample_classes(n, rng)
+        return classes, self.images_from_classes(classes, rng)
+
+    def to(self, device: torch.device | str) -> "GroundTruthDataset":
+        """Move the image storage to ``device`` (default: no-op for lazily rendered data)."""
+        return self
+
+    def __repr__(self) -> str:
+        factors = ", ".join(f"{n}={s}" for n, s in zip(self.factor_names, self.factor_sizes))
+        return f"{type(self).__name__}({len(self)} images {self.image_shape}, factors: {factors})"
+
+
+class FactorGridDataset(GroundTruthDataset):
+    """A dataset with exactly one image per combination of factor classes.
+
+    The flat index of a class vector ``c`` is ``sum_k c_k * prod_{j>k} size_j`` (last factor
+    fastest), as in the official dSprites and 3D Shapes files.
+    """
+
+    @property
+    def _strides(self) -> np.ndarray:
+        sizes = np.asarray(self.factor_sizes, dtype=np.int64)
+        return np.concatenate([np.cumprod(sizes[::-1])[::-1][1:], [1]]).astype(np.int64)
+
+    def __len__(self) -> int:
+        return int(np.prod(self.factor_sizes, dtype=np.int64))
+
+    def classes_to_index(self, classes: np.ndarray) -> np.ndarray:
+        """Flat indices (N,) int64 of factor classes (N, K)."""
+        return self.check_classes(classes) @ self._strides
+
+    def index_to_classes(self, indices: IndexLike) -> np.ndarray:
+        if isinstance(indices, torch.Tensor):
+            indices = indices.detach().cpu().numpy()
+        idx = np.asarray(indices, dtype=np.int64)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"image index out of range [0, {len(self)})")
+        return (idx[:, None] // self._strides) % np.asarray(self.factor_sizes, dtype=np.int64)
+
+    def images_from_classes(self, classes: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:
+        return self.images(self.classes_to_index(classes))

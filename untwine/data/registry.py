@@ -1,0 +1,47 @@
+"""Name -> dataset registry: ``get_dataset("dsprites", **options)``."""
+
+from __future__ import annotations
+
+import difflib
+import inspect
+from typing import Callable
+
+from .base import GroundTruthDataset
+
+_DATASETS: dict[str, Callable[..., GroundTruthDataset]] = {}
+
+
+def register_dataset(name: str):
+    """Class/function decorator that makes a dataset available to :func:`get_dataset`."""
+
+    def wrap(factory):
+        if name in _DATASETS:
+            raise ValueError(f"dataset {name!r} registered twice")
+        _DATASETS[name] = factory
+        return factory
+
+    return wrap
+
+
+def available_datasets() -> list[str]:
+    """Names accepted by :func:`get_dataset`."""
+    return sorted(_DATASETS)
+
+
+def get_dataset(name: str, **options) -> GroundTruthDataset:
+    """Build a registered dataset by name; unknown names or options give a clear ``ValueError``."""
+    key = name.lower().replace("-", "_")
+    if key not in _DATASETS:
+        close = difflib.get_close_matches(key, _DATASETS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}.{hint}")
+    factory = _DATASETS[key]
+    params = inspect.signature(factory).parameters
+    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        unknown = sorted(set(options) - set(params))
+        if unknown:
+            raise ValueError(
+                f"dataset {name!r} takes no option(s) {', '.join(unknown)}; "
+                f"its options are: {', '.join(p for p in params if p != 'self') or 'none'}"
+            )
+    return factory(**options)

@@ -1,0 +1,1 @@
+"""untwine.experiments"""

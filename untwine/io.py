@@ -1,0 +1,77 @@
+"""Crash-safe file writing and the cache directory (used by every layer; imports nothing of untwine)."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+
+def cache_dir(subdir: str = "") -> Path:
+    """The untwine cache directory: ``$UNTWINE_CACHE_DIR`` or the user cache dir (``~/.cache/untwine``)."""
+    root = os.environ.get("UNTWINE_CACHE_DIR")
+    if root:
+        base = Path(root).expanduser()
+    else:
+        try:
+            from platformdirs import user_cache_dir
+
+            base = Path(user_cache_dir("untwine"))
+        except ImportError:  # pragma: no cover - platformdirs is a dependency
+            base = Path.home() / ".cache" / "untwine"
+    path = base / subdir if subdir else base
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], Any]) -> Path:
+    """Write a file atomically: ``write(fh)`` fills a temporary file that then replaces ``path``.
+
+    A crash or kill at any moment leaves either the old file or the new one, never a torn one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    return path
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Atomically write a UTF-8 text file."""
+    return atomic_write(path, lambda fh: fh.write(text.encode("utf-8")))
+
+
+def atomic_write_json(path: str | os.PathLike, obj: Any) -> Path:
+    """Atomically write ``obj`` as indented JSON."""
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
+
+
+def atomic_save_npy(path: str | os.PathLike, array: np.ndarray) -> Path:
+    """Atomically save one array in ``.npy`` format."""
+    return atomic_write(path, lambda fh: np.save(fh, array, allow_pickle=False))
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, Path):
+        return str(obj)
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")

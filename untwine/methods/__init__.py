@@ -1,0 +1,32 @@
+"""Methods, one file each; importing this package registers them all."""
+
+from . import beta_vae, vae  # noqa: F401  (registration)
+from .base import (
+    ConfigError,
+    GaussianVAE,
+    Hyperparameters,
+    Method,
+    OptimizerSpec,
+    StepOutput,
+    VAEHyperparameters,
+    available_methods,
+    build_method,
+    get_method_class,
+    hp,
+    register_method,
+)
+
+__all__ = [
+    "ConfigError",
+    "GaussianVAE",
+    "Hyperparameters",
+    "Method",
+    "OptimizerSpec",
+    "StepOutput",
+    "VAEHyperparameters",
+    "available_methods",
+    "build_method",
+    "get_method_class",
+    "hp",
+    "register_method",
+]

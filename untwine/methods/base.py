@@ -1,0 +1,290 @@
+"""The method interface the trainer runs, the hyperparameter records, and the method registry.
+
+A method is a ``torch.nn.Module`` that declares
+
+* ``name`` and a ``Hyperparameters`` dataclass (fields made with :func:`hp`): the single source of
+  the CLI flags, the run's config.yaml, the docs table and the error for a bad value;
+* ``batch_kind``: what a training batch holds (``"images"``; weakly supervised methods ask for
+  ``"weak_labels"``, ``"pairs"``, ...); the trainer asks :mod:`untwine.data` for that sampler;
+* ``optimizers()``: named optimiser declarations over disjoint parameter sets;
+* ``training_step(batch, step)``: one loss per optimiser plus named terms to log. Methods with
+  several sequential update steps per batch (GANs, InfoGAN-CR) override ``phases()``;
+* ``encode(x) -> representation`` (the mean for VAEs) and ``decode(z) -> logits``.
+
+Images arrive as uint8 (N, C, H, W) and are turned into floats in [0, 1] by :meth:`Method.prepare`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from dataclasses import dataclass, field
+from typing import Any, Callable, ClassVar, Sequence
+
+import torch
+from torch import nn
+
+from ..nn import GaussianHead, build_decoder, build_encoder, reconstruction_loss, reparameterize
+from ..nn.losses import RECONSTRUCTIONS
+
+
+class ConfigError(ValueError):
+    """A hyperparameter or configuration value is invalid; the message names it and the fix."""
+
+
+# ---- hyperparameter records -------------------------------------------------------------------
+def hp(
+    default: Any,
+    help: str,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    choices: Sequence[Any] | None = None,
+) -> Any:
+    """A hyperparameter field: default, one-line help and validation bounds.
+
+    ``low``/``high`` are inclusive bounds (``low_open=True`` makes the lower bound strict);
+    ``choices`` restricts the value to a set.
+    """
+    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
+    if isinstance(default, (list, tuple)):
+        return field(default_factory=lambda d=tuple(default): d, metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass
+class Hyperparameters:
+    """Base record; subclasses add fields made with :func:`hp`."""
+
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """Check every field against its declared type, bounds and choices."""
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            meta = f.metadata
+            choices = meta.get("choices")
+            if choices is not None and value not in choices:
+                raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {', '.join(map(str, choices))}")
+            if isinstance(f.default, bool):
+                if not isinstance(value, bool):
+                    raise ConfigError(f"{f.name} must be true or false, got {value!r}")
+                continue
+            if isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
+                if isinstance(value, bool) or not isinstance(value, (int, float)):
+                    raise ConfigError(f"{f.name} must be a number, got {value!r}")
+                if isinstance(f.default, int) and not isinstance(f.default, bool) and int(value) != value:
+                    raise ConfigError(f"{f.name} must be an integer, got {value!r}")
+                if value != value or value in (float("inf"), float("-inf")):
+                    raise ConfigError(f"{f.name} must be finite, got {value!r}")
+                low, high = meta.get("low"), meta.get("high")
+                if low is not None and (value < low or (meta.get("low_open") and value == low)):
+                    rel = ">" if meta.get("low_open") else ">="
+                    raise ConfigError(f"{f.name} must be {rel} {low}, got {value!r} ({meta.get('help', '')})")
+                if high is not None and value > high:
+                    raise ConfigError(f"{f.name} must be <= {high}, got {value!r} ({meta.get('help', '')})")
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any] | None) -> "Hyperparameters":
+        """Build from a dict, rejecting unknown names with the list of valid ones."""
+        values = dict(values or {})
+        names = [f.name for f in dataclasses.fields(cls)]
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            hints = []
+            for k in unknown:
+                close = difflib.get_close_matches(k, names, n=1)
+                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+            raise ConfigError(f"unknown hyperparameter(s) {', '.join(hints)}; valid: {', '.join(names)}")
+        for f in dataclasses.fields(cls):
+            if f.name in values and isinstance(values[f.name], list):
+                values[f.name] = tuple(values[f.name])
+            if f.name in values and isinstance(f.default, float) and isinstance(values[f.name], int) and not isinstance(values[f.name], bool):
+                values[f.name] = float(values[f.name])
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain dict (tuples as lists), for config.yaml."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    @classmethod
+    def describe(cls) -> list[tuple[str, Any, str]]:
+        """(name, default, help) rows, for docs and ``--help``."""
+        rows = []
+        for f in dataclasses.fields(cls):
+            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
+            rows.append((f.name, default, f.metadata.get("help", "")))
+        return rows
+
+
+# ---- what a step returns and which optimisers exist --------------------------------------------
+@dataclass
+class OptimizerSpec:
+    """An Adam optimiser over ``params``."""
+
+    params: list[nn.Parameter]
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def build(self) -> torch.optim.Optimizer:
+        return torch.optim.Adam(self.params, lr=self.lr, betas=self.betas, eps=self.eps)
+
+
+@dataclass
+class StepOutput:
+    """One update phase: a scalar loss per optimiser name, plus named terms for logging."""
+
+    losses: dict[str, torch.Tensor]
+    logs: dict[str, torch.Tensor | float] = field(default_factory=dict)
+
+
+Batch = dict[str, torch.Tensor]
+
+
+class Method(nn.Module):
+    """Base class of every method. See the module docstring for the contract."""
+
+    name: ClassVar[str] = "method"
+    Hyperparameters: ClassVar[type[Hyperparameters]] = Hyperparameters
+    batch_kind: ClassVar[str] = "images"
+
+    def __init__(self, hparams: Hyperparameters, image_shape: Sequence[int]):
+        super().__init__()
+        if not isinstance(hparams, self.Hyperparameters):
+            raise ConfigError(f"{self.name} expects {self.Hyperparameters.__name__}, got {type(hparams).__name__}")
+        self.hparams = hparams
+        self.image_shape = tuple(int(s) for s in image_shape)
+
+    # representation and generation
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """The representation used by every metric (float images in [0, 1] or uint8)."""
+        raise NotImplementedError
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        """Decoder logits (N, C, H, W) for codes (N, d)."""
+        raise NotImplementedError
+
+    @property
+    def latent_dim(self) -> int:
+        return int(getattr(self.hparams, "latent_dim"))
+
+    # training
+    def optimizers(self) -> dict[str, OptimizerSpec]:
+        """Named optimisers over disjoint parameter sets; default: one Adam over all parameters."""
+        h = self.hparams
+        return {
+            "model": OptimizerSpec(
+                list(self.parameters()),
+                lr=getattr(h, "lr", 1e-4),
+                betas=(getattr(h, "beta1", 0.9), getattr(h, "beta2", 0.999)),
+            )
+        }
+
+    def training_step(self, batch: Batch, step: int) -> StepOutput:
+        """Losses of one update for ``batch``; every optimiser named in ``losses`` steps once,
+        all gradients taken at the same parameters (simultaneous update)."""
+        raise NotImplementedError
+
+    def phases(self) -> list[Callable[[Batch, int], StepOutput]]:
+        """Sequential update phases per batch; each phase is a fresh forward pass."""
+        return [self.training_step]
+
+    # helpers
+    @staticmethod
+    def prepare(x: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> float in [0, 1]; float input is passed through."""
+        if x.dtype == torch.uint8:
+            return x.float().div_(255.0)
+        return x.float()
+
+
+class GaussianVAE(Method):
+    """Shared machinery of the VAE family: encoder trunk + Gaussian head, decoder, reconstruction.
+
+    Subclasses write their objective in ``training_step`` from :meth:`forward_terms`.
+    """
+
+    def __init__(self, hparams: Hyperparameters, image_shape: Sequence[int], encoder_extra_inputs: int = 0):
+        super().__init__(hparams, image_shape)
+        h = hparams
+        arch = getattr(h, "architecture", "conv")
+        hidden_e = getattr(h, "encoder_hidden", None)
+        hidden_d = getattr(h, "decoder_hidden", None)
+        act = getattr(h, "activation", None)
+        if encoder_extra_inputs:
+            from ..nn.architectures import MLPEncoder
+
+            if arch != "mlp":
+                raise ConfigError("extra encoder inputs (labels) need architecture='mlp'")
+            self.encoder = MLPEncoder(self.image_shape, tuple(hidden_e or (1200, 1200)), act or "relu", encoder_extra_inputs)
+        else:
+            self.encoder = build_encoder(arch, self.image_shape, hidden_e, act)
+        self.head = GaussianHead(self.encoder.features, h.latent_dim)
+        self.decoder = build_decoder(arch, h.latent_dim, self.image_shape, hidden_d, act)
+
+    def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Mean and log-variance of q(z|x) for float images."""
+        return self.head(self.encoder(x))
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        return self.posterior(self.prepare(x))[0]
+
+    def decode(self, z: torch.Tensor) -> torch.Tensor:
+        return self.decoder(z)
+
+    def reconstruction(self, logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        return reconstruction_loss(getattr(self.hparams, "reconstruction", "bernoulli"), logits, x)
+
+    def forward_terms(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Encode, sample and decode a float batch: mu, logvar, z, logits."""
+        mu, logvar = self.posterior(x)
+        z = reparameterize(mu, logvar)
+        return {"mu": mu, "logvar": logvar, "z": z, "logits": self.decoder(z)}
+
+
+@dataclass
+class VAEHyperparameters(Hyperparameters):
+    """Hyperparameters shared by the VAE family (disentanglement_lib defaults)."""
+
+    latent_dim: int = hp(10, "number of latent dimensions d", low=1)
+    architecture: str = hp("conv", "encoder/decoder: 'conv' (disentanglement_lib, 64x64) or 'mlp'", choices=("conv", "mlp"))
+    reconstruction: str = hp("bernoulli", "reconstruction likelihood", choices=RECONSTRUCTIONS)
+    lr: float = hp(1e-4, "Adam learning rate", low=0.0, low_open=True)
+    beta1: float = hp(0.9, "Adam beta1", low=0.0, high=1.0)
+    beta2: float = hp(0.999, "Adam beta2", low=0.0, high=1.0)
+
+
+# ---- registry ----------------------------------------------------------------------------------
+_METHODS: dict[str, type[Method]] = {}
+
+
+def register_method(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available by its ``name``."""
+    if cls.name in _METHODS:
+        raise ValueError(f"method {cls.name!r} registered twice")
+    _METHODS[cls.name] = cls
+    return cls
+
+
+def available_methods() -> list[str]:
+    """Names accepted by :func:`get_method`."""
+    return sorted(_METHODS)
+
+
+def get_method_class(name: str) -> type[Method]:
+    """Method class by name; an unknown name gives a clear error with the valid names."""
+    key = name.lower().replace("-", "_")
+    if key not in _METHODS:
+        close = difflib.get_close_matches(key, _METHODS, n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ConfigError(f"unknown method {name!r}; available: {', '.join(available_methods())}.{hint}")
+    return _METHODS[key]
+
+
+def build_method(name: str, image_shape: Sequence[int], **hparams: Any) -> Method:
+    """Instantiate a registered method with validated hyperparameters."""
+    cls = get_method_class(name)
+    return cls(cls.Hyperparameters.from_dict(hparams), image_shape)

@@ -1,0 +1,1 @@
+"""Disentanglement metrics: plain functions over (codes, factors) arrays, plus sampling metrics."""
