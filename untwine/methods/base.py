@@ -188,6 +188,10 @@ class Method(nn.Module):
         all gradients taken at the same parameters (simultaneous update)."""
         raise NotImplementedError
 
+    def sampler_options(self) -> dict[str, Any]:
+        """Options the trainer passes to the ``batch_kind`` sampler (e.g. WeLa-VAE's label resolution)."""
+        return {}
+
     def phases(self) -> list[Callable[[Batch, int], StepOutput]]:
         """Sequential update phases per batch; each phase is a fresh forward pass."""
         return [self.training_step]
