@@ -10,9 +10,12 @@ section 4.1 and appendix C), with ``L[i, j, k] = log q(z_ik | x_j)``:
 * ``"mws_no_constant"`` -- the same without ``log(B N)`` (disentanglement_lib, WeLa-VAE); it
   differs from ``"mws"`` by exactly ``-(d - 1) log(B N)``; gradients are identical.
 * ``"mss"`` -- minibatch-stratified sampling: the weights ``1/(B N)`` are replaced by a B x B
-  matrix -- ``1/N`` on the diagonal, ``(N - M)/(N M)`` on one "stratified" entry per row, ``1/M``
-  elsewhere (``M = B - 1``); the entries follow the reference code (rtqichen/beta-tcvae)
-  literally: ``(i, i+1)`` for ``i < B-1``, ``(B-1, 1)`` and ``(B-2, 0)``.
+  matrix with ``M = B - 1``: ``1/N`` on the diagonal (z_i's own posterior), ``(N - M)/(N M)`` on the
+  stratified entry ``(i, i+1 mod B)``, ``1/M`` elsewhere; every row sums to 1.
+* ``"mss_reference"`` -- the weight matrix exactly as the reference code (rtqichen/beta-tcvae,
+  ``_log_importance_weight_matrix``) builds it: its flat strides of B put ``1/N`` on column 0 and
+  the stratified weight on column 1 (plus entry ``(B-2, 0)``), not on the diagonal. Kept for
+  bit-compatibility only.
 
 TC ~ mean_i [log q(z_i) - sum_k log q(z_ik)].
 
@@ -30,7 +33,7 @@ import torch
 
 from .gaussian import gaussian_log_density
 
-TC_ESTIMATORS = ("mws", "mss", "mws_no_constant")
+TC_ESTIMATORS = ("mws", "mss", "mws_no_constant", "mss_reference")
 
 
 def pairwise_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
@@ -38,21 +41,33 @@ def pairwise_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor
     return gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))
 
 
-def stratified_log_weights(batch_size: int, dataset_size: int, device=None, dtype=torch.float32) -> torch.Tensor:
-    """The (B, B) log importance weights of minibatch-stratified sampling (see module docstring)."""
+def stratified_log_weights(
+    batch_size: int, dataset_size: int, device=None, dtype=torch.float32, layout: str = "diagonal"
+) -> torch.Tensor:
+    """The (B, B) log importance weights of minibatch-stratified sampling.
+
+    ``layout="diagonal"``: own sample 1/N on the diagonal, stratified weight at (i, i+1 mod B);
+    ``layout="reference"``: the reference code's layout (see the module docstring).
+    """
     b, n = int(batch_size), int(dataset_size)
     if b < 2:
         raise ValueError(f"the stratified TC estimator needs a batch of at least 2, got {b}")
     if n < b:
         raise ValueError(f"dataset_size ({n}) must be at least the batch size ({b}) for the stratified estimator")
     m = b - 1
+    strat = (n - m) / (n * m)
     w = torch.full((b, b), 1.0 / m, dtype=torch.float64)
     idx = torch.arange(b)
-    w[idx, idx] = 1.0 / n
-    strat = (n - m) / (n * m)
-    flat = w.view(-1)
-    flat[1 :: b + 1] = strat  # (i, i+1) for i < B-1 and, by the stride, (B-1, 1) -- as the reference
-    w[m - 1, 0] = strat
+    if layout == "diagonal":
+        w[idx, idx] = 1.0 / n
+        w[idx, (idx + 1) % b] = strat
+    elif layout == "reference":
+        flat = w.view(-1)
+        flat[:: m + 1] = 1.0 / n
+        flat[1 :: m + 1] = strat
+        w[m - 1, 0] = strat
+    else:
+        raise ValueError(f"unknown layout {layout!r}; choose 'diagonal' or 'reference'")
     return w.log().to(device=device, dtype=dtype)
 
 
@@ -77,8 +92,9 @@ def total_correlation(
         raise ValueError(f"the {estimator!r} TC estimator needs the dataset size N (got {dataset_size!r}); "
                          "pass dataset_size or use estimator='mws_no_constant'")
     log_q = pairwise_log_density(z, mu, logvar)  # (B, B, d)
-    if estimator == "mss":
-        log_w = stratified_log_weights(b, int(dataset_size), z.device, z.dtype)  # type: ignore[arg-type]
+    if estimator in ("mss", "mss_reference"):
+        layout = "diagonal" if estimator == "mss" else "reference"
+        log_w = stratified_log_weights(b, int(dataset_size), z.device, z.dtype, layout)  # type: ignore[arg-type]
         log_qz = torch.logsumexp(log_w + log_q.sum(2), dim=1)
         log_qz_marginals = torch.logsumexp(log_w.unsqueeze(2) + log_q, dim=1).sum(1)
     else:
