@@ -14,3 +14,5 @@ __all__ = [
     "make_sampler",
     "register_sampler",
 ]
+
+from . import dsprites as _dsprites  # noqa: E402,F401  (registers "dsprites")
