@@ -3,6 +3,7 @@
 from .base import FactorGridDataset, GroundTruthDataset
 from .registry import available_datasets, get_dataset, register_dataset
 from .samplers import BatchSampler, make_sampler, register_sampler
+from . import weak  # noqa: E402,F401  (registers the weak-supervision samplers)
 
 __all__ = [
     "FactorGridDataset",
@@ -14,3 +15,5 @@ __all__ = [
     "make_sampler",
     "register_sampler",
 ]
+
+from . import dsprites as _dsprites  # noqa: E402,F401  (registers "dsprites")
