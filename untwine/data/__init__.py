@@ -17,3 +17,4 @@ __all__ = [
 ]
 
 from . import dsprites as _dsprites  # noqa: E402,F401  (registers "dsprites")
+from . import blobs as _blobs  # noqa: E402,F401  (registers "blobs")
