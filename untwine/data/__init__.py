@@ -3,6 +3,7 @@
 from .base import FactorGridDataset, GroundTruthDataset
 from .registry import available_datasets, get_dataset, register_dataset
 from .samplers import BatchSampler, make_sampler, register_sampler
+from . import shapes3d  # noqa: E402,F401  (registers "shapes3d")
 from . import weak  # noqa: E402,F401  (registers the weak-supervision samplers)
 
 __all__ = [
