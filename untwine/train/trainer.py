@@ -173,6 +173,8 @@ def train(
     device = resolve_device(config.device)
     method, dataset = build_run(config, dataset)
     method.to(device)
+    if config.channels_last:
+        method.to(memory_format=torch.channels_last)
     dataset = dataset.to(device) if device.type == "cuda" else dataset
     specs = method.optimizers()
     _check_disjoint(specs)
@@ -229,6 +231,8 @@ def train(
         with open(run_dir / SCALARS, "a") as scalars:
             while step < config.steps:
                 batch = next(sampler)
+                if config.channels_last:
+                    batch = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in batch.items()}
                 for phase in method.phases():
                     out = phase(batch, step)
                     _check_finite(out.losses, step, run_dir)
