@@ -53,6 +53,19 @@ def label_accuracy(method, codes: np.ndarray, labels: torch.Tensor) -> list[floa
     return [float(a) for a in acc]
 
 
+def reference_scores() -> dict[str, dict[str, float]]:
+    """Polar/Cartesian MSE of reference codes: exact polar, exact Cartesian, random Gaussian (d = 2, 5)."""
+    x, y = np.meshgrid(np.arange(64.0), np.arange(64.0), indexing="ij")
+    c = np.stack([x.ravel(), y.ravel()], 1)
+    refs = {"exact polar code (angle, distance)": np.stack([np.arctan2(c[:, 1], c[:, 0]), np.hypot(c[:, 0], c[:, 1])], 1),
+            "exact Cartesian code (x, y)": c.copy()}
+    out = {k: polar_cartesian_mse(v, c) for k, v in refs.items()}
+    for d in (2, 5):
+        rs = [polar_cartesian_mse(np.random.default_rng(s).normal(size=(4096, d)), c) for s in range(5)]
+        out[f"random N(0, I) code, d={d} (mean of 5)"] = {k: float(np.mean([r[k] for r in rs])) for k in ("polar_mse", "cartesian_mse")}
+    return out
+
+
 def run_one(model: dict, seed: int, cfg: dict, dataset, out: Path) -> dict:
     run_dir = out / "runs" / f"{model['name']}_seed{seed}"
     score_path = run_dir / "scores.json"
@@ -109,8 +122,11 @@ def model_panel(fig, gs, method, dataset, codes: np.ndarray, title: str) -> None
     ax.set_xticks([])
     for k in range(d):
         a = fig.add_subplot(sub[1 + k])
-        a.imshow(codes[:, k].reshape(64, 64), cmap="jet", vmin=-3, vmax=3)
-        a.set_title(f"z{k}", fontsize=7)
+        # colour scale: the paper's [-3, 3] when the channel fits in it, else the channel's own range
+        lo, hi = float(codes[:, k].min()), float(codes[:, k].max())
+        vmin, vmax = (-3.0, 3.0) if (lo >= -3 and hi <= 3) else (lo, hi)
+        a.imshow(codes[:, k].reshape(64, 64), cmap="jet", vmin=vmin, vmax=vmax)
+        a.set_title(f"z{k} [{vmin:.1f}, {vmax:.1f}]", fontsize=6)
         a.axis("off")
 
 
@@ -152,10 +168,15 @@ def main(argv=None) -> None:
         lines.append(f"| {model['name']} | {pol['n']} | {pol['lowest']:.1f} | {pol['mean']:.1f} | {pol['mean_best']:.1f} | "
                      f"{car['lowest']:.1f} | {car['mean']:.1f} | {acc} | "
                      + (" / ".join(f"{v:.1f}" for v in paper) if paper else "-") + " |")
+    refs = reference_scores()
+    lines += ["", "Reference codes (not trained models):", "", "| code | polar MSE | cartesian MSE |", "|---|---|---|"]
+    lines += [f"| {k} | {v['polar_mse']:.1f} | {v['cartesian_mse']:.1f} |" for k, v in refs.items()]
     wall = time.perf_counter() - t0
     env = {"torch": torch.__version__, "numpy": np.__version__, "python": sys.version.split()[0]}
-    atomic_write_json(out / "results.json", {"config": cfg, "runs": results, "summary": summary, "wall_seconds": wall, "environment": env})
-    table = "\n".join(lines) + f"\n\nsteps {cfg['steps']}, batch {cfg['batch_size']}, seeds {cfg['seeds']}; " \
+    atomic_write_json(out / "results.json", {"config": cfg, "runs": results, "summary": summary, "references": refs,
+                                             "wall_seconds": wall, "environment": env})
+    train_wall = sum(r["train_seconds"] for r in results)
+    table = "\n".join(lines) + f"\n\ntotal training wall time {train_wall:.0f} s; steps {cfg['steps']}, batch {cfg['batch_size']}, seeds {cfg['seeds']}; " \
             f"training time per run {np.mean([r['train_seconds'] for r in results]):.0f} s (mean)\n"
     atomic_write_text(out / "table.md", table)
     print(table)
