@@ -25,7 +25,7 @@ import yaml
 
 from untwine.data import get_dataset
 from untwine.io import atomic_write_json, atomic_write_text
-from untwine.train import TrainConfig, load_run, train
+from untwine.train import TrainConfig, train
 
 HERE = Path(__file__).resolve().parent
 # Seed 002 Table 1 (2D Shapes): Z-diff, SAP, reconstruction error per pixel
