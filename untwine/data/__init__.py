@@ -3,6 +3,9 @@
 from .base import FactorGridDataset, GroundTruthDataset
 from .registry import available_datasets, get_dataset, register_dataset
 from .samplers import BatchSampler, make_sampler, register_sampler
+from . import shapes3d  # noqa: E402,F401  (registers "shapes3d")
+from . import mnist  # noqa: E402,F401  (registers "mnist", "colored_mnist")
+from . import weak  # noqa: E402,F401  (registers the weak-supervision samplers)
 
 __all__ = [
     "FactorGridDataset",
