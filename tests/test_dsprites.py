@@ -226,6 +226,8 @@ def test_npz_loader_errors(tmp_path):
         D.load_dsprites_npz(p, factor_sizes=SMALL)
     with pytest.raises(ValueError, match="not both"):
         get_dataset("dsprites", path=p, lazy=True)
+    with pytest.raises(ValueError, match="lazy must be true or false"):
+        get_dataset("dsprites", lazy="false")
 
 
 def _write_full_size_npz(path: Path, images: dict[int, np.ndarray]) -> None:

@@ -419,6 +419,9 @@ def dsprites(
       in ``cache_dir`` (default ``untwine.io.cache_dir("dsprites")``); later loads take seconds.
     - ``mmap``: memory-map the cache file instead of reading it.
     """
+    for option, value in (("cache", cache), ("lazy", lazy), ("mmap", mmap)):
+        if not isinstance(value, (bool, np.bool_)):
+            raise ValueError(f"dsprites option {option} must be true or false, got {value!r}")
     if path is not None:
         if lazy:
             raise ValueError("dsprites: choose either path= (official file) or lazy=True (procedural), not both")
