@@ -5,6 +5,7 @@ from .registry import available_datasets, get_dataset, register_dataset
 from .samplers import BatchSampler, make_sampler, register_sampler
 from . import shapes3d  # noqa: E402,F401  (registers "shapes3d")
 from . import mnist  # noqa: E402,F401  (registers "mnist", "colored_mnist")
+from . import hwf  # noqa: E402,F401  (registers "hwf")
 from . import weak  # noqa: E402,F401  (registers the weak-supervision samplers)
 
 __all__ = [
