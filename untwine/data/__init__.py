@@ -19,3 +19,6 @@ __all__ = [
     "make_sampler",
     "register_sampler",
 ]
+
+from . import dsprites as _dsprites  # noqa: E402,F401  (registers "dsprites")
+from . import blobs as _blobs  # noqa: E402,F401  (registers "blobs")

@@ -188,6 +188,9 @@ class Method(nn.Module):
         all gradients taken at the same parameters (simultaneous update)."""
         raise NotImplementedError
 
+    def bind_dataset(self, dataset: Any) -> None:
+        """Called by the trainer before training (e.g. beta-TCVAE reads the dataset size). Default: no-op."""
+
     def sampler_options(self) -> dict[str, Any]:
         """Options the trainer passes to the ``batch_kind`` sampler (e.g. WeLa-VAE's label resolution)."""
         return {}
