@@ -72,3 +72,13 @@ def test_few_labels_custom_bins_and_errors():
         make_sampler("few_labels", ds, 4, entities={"bins": {"a": [[0, 1], [1]]}})
     with pytest.raises(ValueError, match="unknown factor"):
         make_sampler("few_labels", ds, 4, entities={"bins": {"size": [[0]]}})
+
+
+def test_labelled_batches_compatibility_option(dsprites):
+    s = make_sampler("few_labels", dsprites, 100, seed=0, labelled_batches=3)
+    ent = s.labelled["entity"].numpy()
+    assert len(ent) == 300 and (ent >= 0).all()
+    np.testing.assert_array_equal(s.entity_of_index(s.labelled["index"]), ent)
+    counts = np.bincount(ent, minlength=27)
+    assert counts.min() > 0 and counts.max() < 30  # roughly uniform over the 27 entities
+

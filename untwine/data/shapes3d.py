@@ -370,10 +370,13 @@ class Shapes3D(FactorGridDataset):
         """Render the look-alike for factor classes (N, 6): uint8 (N, 3, 64, 64)."""
         c = self.check_classes(classes)
         gid = (c[:, 3] * 4 + c[:, 4]) * 15 + c[:, 5]
-        w = torch.from_numpy(self._table.get(gid))  # (N, 6, 64, 64)
-        cols = torch.from_numpy(self._hues[c[:, :3]])  # (N, 3 materials, 3 rgb)
-        img = torch.einsum("nkhw,nkc->nchw", w[:, :3], cols) + w[:, 3:]
-        return img.round_().clamp_(0, 255).to(torch.uint8)
+        out = torch.empty((len(c), 3, 64, 64), dtype=torch.uint8)
+        for s in range(0, len(c), 512):  # bounded memory: 512 x 98 KB of weights at a time
+            w = torch.from_numpy(self._table.get(gid[s: s + 512]))  # (n, 6, 64, 64)
+            cols = torch.from_numpy(self._hues[c[s: s + 512, :3]])  # (n, 3 materials, 3 rgb)
+            img = torch.einsum("nkhw,nkc->nchw", w[:, :3], cols) + w[:, 3:]
+            out[s: s + 512] = img.round_().clamp_(0, 255).to(torch.uint8)
+        return out
 
     def precompute(self, save: bool = True) -> None:
         """Ray-cast every geometry now (and save the table to the cache directory)."""

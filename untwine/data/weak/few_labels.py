@@ -33,11 +33,23 @@ def indices_for_classes(dataset: GroundTruthDataset, classes: np.ndarray, rng: n
     raise ValueError(f"dataset {dataset.name!r} cannot map classes to image indices (needs indices_from_classes)")
 
 
-def few_label_indices(spec: EntitySpec, tau: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """``tau`` image indices per entity: (indices (E*tau,), entity ids (E*tau,)), entity-major."""
+def few_label_indices(spec: EntitySpec, tau: int, seed: int, labelled_images: int | None = None
+                      ) -> tuple[np.ndarray, np.ndarray]:
+    """``tau`` image indices per entity: (indices (E*tau,), entity ids (E*tau,)), entity-major.
+
+    ``labelled_images=n`` instead labels ``n`` images drawn uniformly from the entities' grid
+    (the reference code's "first m mini-batches" of ``n = m * batch`` images; counts per entity
+    then vary).
+    """
+    rng = np.random.default_rng([int(seed), 7919])
+    if labelled_images is not None:
+        if int(labelled_images) < 1:
+            raise ValueError(f"labelled_images must be >= 1, got {labelled_images}")
+        classes = spec.sample_allowed_classes(int(labelled_images), rng)
+        idx = indices_for_classes(spec.dataset, classes, rng)
+        return idx, spec.entity_of(spec.dataset.index_to_classes(idx))
     if int(tau) < 1:
         raise ValueError(f"tau (labelled samples per entity) must be >= 1, got {tau}")
-    rng = np.random.default_rng([int(seed), 7919])
     ent = np.repeat(np.arange(spec.num_entities), int(tau))
     classes = spec.sample_classes(ent, rng)
     return indices_for_classes(spec.dataset, classes, rng), ent
@@ -48,15 +60,18 @@ class FewLabelSampler(BatchSampler):
     """Unlabelled images from the entities' grid, with a fixed set of ``tau`` labels per entity.
 
     Options: ``entities`` (``"seed000"`` preset, an :class:`EntitySpec` or
-    ``{"bins": {factor: [[classes], ...]}, "restrict": {factor: [classes]}}``), ``tau`` (10).
+    ``{"bins": {factor: [[classes], ...]}, "restrict": {factor: [classes]}}``), ``tau`` (10),
+    ``labelled_batches`` (compatibility with the reference code: label the first ``m`` batches of
+    ``batch_size`` uniform images instead of ``tau`` per entity).
     """
 
     def __init__(self, dataset: GroundTruthDataset, batch_size: int, seed: int = 0, device: str | torch.device = "cpu",
-                 entities: Any = "seed000", tau: int = 10):
+                 entities: Any = "seed000", tau: int = 10, labelled_batches: int | None = None):
         super().__init__(dataset, batch_size, seed, device)
         self.spec = as_entity_spec(dataset, entities)
         self.tau = int(tau)
-        idx, ent = few_label_indices(self.spec, self.tau, seed)
+        n_lab = None if labelled_batches is None else int(labelled_batches) * self.batch_size
+        idx, ent = few_label_indices(self.spec, self.tau, seed, n_lab)
         self.labelled = {"index": torch.from_numpy(idx), "entity": torch.from_numpy(ent),
                          "classes": torch.from_numpy(dataset.index_to_classes(idx))}
 
