@@ -26,6 +26,7 @@ directly comparable; the factor grid and order do.
 from __future__ import annotations
 
 import colorsys
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -265,7 +266,10 @@ class _GeometryTable:
                 pass
 
     def cache_path(self) -> Path:
-        tag = f"v{RENDER_VERSION}_ss{self.supersample}_sr{self.shadow_rays}"
+        scene = repr((RENDER_VERSION, ROOM, WALL_HEIGHT, CAM_DIST, CAM_HEIGHT, LOOK_HEIGHT, FOV_DEG, LIGHT.tolist(),
+                      LIGHT_SPREAD, AMBIENT, KEY, HEADLIGHT, WALL_SHADE, SHADOW, SKY.tolist()))
+        digest = hashlib.sha1(scene.encode()).hexdigest()[:10]  # a changed scene never reads a stale table
+        tag = f"v{RENDER_VERSION}_ss{self.supersample}_sr{self.shadow_rays}_{digest}"
         return Path(cache_dir("shapes3d")) / f"geometry_{tag}.npy"
 
     def get(self, gid: np.ndarray) -> np.ndarray:
