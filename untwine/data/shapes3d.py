@@ -40,14 +40,14 @@ FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orient
 FACTOR_SIZES = (10, 10, 10, 8, 4, 15)
 SHAPE_NAMES = ("cube", "cylinder", "sphere", "capsule")
 SKY = np.array([153.0, 226.0, 249.0], dtype=np.float32)
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 # Scene (world units, y up, object at the origin; camera orbits the y axis).
 ROOM = 5.0  # walls at x = +-ROOM, z = +-ROOM
 WALL_HEIGHT = 3.3
 CAM_DIST, CAM_HEIGHT, LOOK_HEIGHT = 4.3, 1.13, 1.13
 FOV_DEG = 50.0
-LIGHT = np.array([-0.6, 0.7, 0.3])  # towards the key light: upper left, slightly behind the object
+LIGHT = np.array([-0.6, 0.7, 0.3])  # towards the key light at orientation 0: upper left, slightly behind
 LIGHT_SPREAD = 0.09  # soft shadows: jitter of the light direction
 AMBIENT, KEY, HEADLIGHT = 0.45, 0.35, 0.4  # object shading: ambient + key light + light from the camera
 WALL_SHADE = {"back": 0.97, "side": 0.62}
@@ -177,8 +177,15 @@ def _camera_rays(orientation_deg: float, size: int, supersample: int) -> tuple[n
     return np.broadcast_to(cam, d.shape).copy(), d
 
 
-def _light_dirs(n: int) -> np.ndarray:
-    base = LIGHT / np.linalg.norm(LIGHT)
+def _light(orientation_deg: float) -> np.ndarray:
+    """The key light turns with the camera (as in the real data the shadow stays lower right)."""
+    th = np.deg2rad(orientation_deg)
+    x, y, z = LIGHT / np.linalg.norm(LIGHT)
+    return np.array([x * np.cos(th) - z * np.sin(th), y, x * np.sin(th) + z * np.cos(th)])
+
+
+def _light_dirs(n: int, orientation_deg: float) -> np.ndarray:
+    base = _light(orientation_deg)
     if n == 1:
         return base[None]
     a = np.arange(n) * 2.399963  # golden-angle disc
@@ -222,14 +229,14 @@ def render_geometry(scale: float, shape: int, orientation: float, size: int = 64
     lit = np.ones(n_rays)
     if recv.size:
         blocked = np.zeros(recv.size)
-        for ld in _light_dirs(shadow_rays):
+        for ld in _light_dirs(shadow_rays, orientation):
             t_sh, _ = intersect_object(p[recv], np.broadcast_to(ld, (recv.size, 3)), shape, scale)
             blocked += np.isfinite(t_sh)
         lit[recv] = 1.0 - blocked / shadow_rays
     room_int = SHADOW + (1.0 - SHADOW) * lit
 
     # object: ambient + Lambert (key light and a headlight), a mild highlight added as white light
-    ld = LIGHT / np.linalg.norm(LIGHT)
+    ld = _light(orientation)
     ndl = np.clip(n_obj @ ld, 0, 1)
     ndv = np.clip(-np.einsum("ij,ij->i", n_obj, d), 0, 1)
     obj_int = np.clip(AMBIENT + KEY * ndl + HEADLIGHT * ndv, 0, 1)
