@@ -279,7 +279,7 @@ class _GeometryTable:
         tag = f"v{RENDER_VERSION}_ss{self.supersample}_sr{self.shadow_rays}_{digest}"
         return Path(cache_dir("shapes3d")) / f"geometry_{tag}.npy"
 
-    def get(self, gid: np.ndarray) -> np.ndarray:
+    def get(self, gid: np.ndarray, autosave: bool = True) -> np.ndarray:
         todo = np.unique(gid[~self.done[gid]])
         for g in todo:
             sc, sh, ori = np.unravel_index(int(g), (8, 4, 15))
@@ -287,12 +287,12 @@ class _GeometryTable:
                 factor_values(3)[sc], int(sh), factor_values(5)[ori], 64, self.supersample, self.shadow_rays
             )
             self.done[g] = True
-        if todo.size and self.done.all():  # the last missing geometry: keep the table for next time
+        if autosave and todo.size and self.done.all():  # the last missing geometry: keep the table for next time
             atomic_save_npy(self.cache_path(), self.weights)
         return self.weights[gid]
 
     def fill(self, save: bool = True) -> None:
-        self.get(np.arange(NUM_GEOMETRIES))
+        self.get(np.arange(NUM_GEOMETRIES), autosave=False)
         if save:
             atomic_save_npy(self.cache_path(), self.weights)
 
