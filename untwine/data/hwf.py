@@ -23,7 +23,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .base import IndexLike, as_index_tensor
 from .collection import LabelledCollection
@@ -55,12 +54,6 @@ def draw_operator_glyphs(symbol: str, n: int, rng: np.random.Generator, size: in
         dist = np.minimum(dist, d)
     ink = np.clip(width[:, None, None] + 0.5 - dist, 0, 1)  # 1-pixel anti-aliased edge
     return (ink * 255).round().astype(np.uint8)
-
-
-def _resize(x: np.ndarray, size: int) -> np.ndarray:
-    t = torch.from_numpy(x).float()[:, None]
-    t = F.interpolate(t, size=(size, size), mode="bilinear", align_corners=False, antialias=True)
-    return t[:, 0].round().clamp(0, 255).to(torch.uint8).numpy()
 
 
 def _load_image(path: Path) -> np.ndarray:
@@ -129,10 +122,10 @@ class HWFSymbols(LabelledCollection):
         else:
             if include_div:
                 raise ValueError("the HWF stand-in has no division glyphs; use include_div=False or the official data")
-            from .mnist import MNIST
+            from .mnist import MNIST, resize_uint8
 
             mnist = MNIST(mnist_path, mnist_split)
-            digits = _resize(mnist.digit_images[:, 0].numpy(), 45)
+            digits = resize_uint8(mnist.digit_images, 45)[:, 0].numpy()
             labels = mnist.index_to_classes(np.arange(len(mnist)))[:, 0]
             rng = np.random.default_rng(seed)
             ops = [draw_operator_glyphs(s, int(ops_per_class), rng) for s in ("+", "-", "times")]

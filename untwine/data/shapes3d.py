@@ -66,7 +66,7 @@ def factor_values(factor: int) -> np.ndarray:
 
 
 def hue_rgb(h: np.ndarray) -> np.ndarray:
-    """``hsv(h, 1, 1)`` as float RGB in 0..255, vectorised: (N,) -> (N, 3)."""
+    """``hsv(h, 1, 1)`` as float RGB in 0..255: (N,) -> (N, 3) (called once per dataset)."""
     h = np.asarray(h, dtype=np.float64)
     return np.array([colorsys.hsv_to_rgb(v, 1.0, 1.0) for v in np.round(h, 6)]).reshape(-1, 3) * 255.0
 

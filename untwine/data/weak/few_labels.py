@@ -18,19 +18,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..base import FactorGridDataset, GroundTruthDataset
+from ..base import GroundTruthDataset
 from ..samplers import BatchSampler, register_sampler
-from .common import images_for_classes, numpy_rng
+from .common import images_for_classes, indices_for_classes, numpy_rng
 from .entities import EntitySpec, as_entity_spec
-
-
-def indices_for_classes(dataset: GroundTruthDataset, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """One image index per class vector (grid: the unique one; collection: a random one)."""
-    if isinstance(dataset, FactorGridDataset):
-        return dataset.classes_to_index(classes)
-    if hasattr(dataset, "indices_from_classes"):
-        return np.asarray(dataset.indices_from_classes(classes, rng), dtype=np.int64)
-    raise ValueError(f"dataset {dataset.name!r} cannot map classes to image indices (needs indices_from_classes)")
 
 
 def few_label_indices(spec: EntitySpec, tau: int, seed: int, labelled_images: int | None = None

@@ -22,9 +22,8 @@ import torch
 
 from ..base import GroundTruthDataset
 from ..samplers import BatchSampler, register_sampler
-from .common import numpy_rng
+from .common import indices_for_classes, numpy_rng
 from .entities import EntitySpec, as_entity_spec
-from .few_labels import indices_for_classes
 
 
 @dataclass
