@@ -62,6 +62,15 @@ class WeLaVAEParams(VAEHyperparameters):
     lambda_od: float = hp(10.0, "DIP regularisers: off-diagonal weight", low=0.0)
     lambda_d_factor: float = hp(-1.0, "DIP regularisers: lambda_d / lambda_od (-1: 10 for DIP-I, 1 for DIP-II)", low=-1.0)
 
+    def validate(self) -> None:
+        super().validate()
+        if self.gamma != -1.0 and self.gamma < 0:
+            raise ConfigError(f"gamma must be >= 0 (or -1 for the paper's value), got {self.gamma}")
+        if self.gamma == -1.0 and self.resolution not in PAPER_GAMMA:
+            raise ConfigError(f"the paper gives gamma only for p in 2..8; set gamma explicitly for resolution={self.resolution}")
+        if self.lambda_d_factor != -1.0 and self.lambda_d_factor < 0:
+            raise ConfigError(f"lambda_d_factor must be >= 0 (or -1 for the default), got {self.lambda_d_factor}")
+
 
 class WeLaDecoder(nn.Module):
     """Shared dense trunk from z; an image head (logits) and a label head (m groups of p logits)."""
@@ -90,12 +99,6 @@ class WeLaVAE(TCMixin, GaussianVAE):
     batch_kind = "weak_labels"
 
     def __init__(self, hparams: WeLaVAEParams, image_shape):
-        if hparams.gamma != -1.0 and hparams.gamma < 0:
-            raise ConfigError(f"gamma must be >= 0 (or -1 for the paper's value), got {hparams.gamma}")
-        if hparams.gamma == -1.0 and hparams.resolution not in PAPER_GAMMA:
-            raise ConfigError(f"the paper gives gamma only for p in 2..8; set gamma explicitly for resolution={hparams.resolution}")
-        if hparams.lambda_d_factor != -1.0 and hparams.lambda_d_factor < 0:
-            raise ConfigError(f"lambda_d_factor must be >= 0 (or -1 for the default), got {hparams.lambda_d_factor}")
         self.label_dim = hparams.num_labels * hparams.resolution
         super().__init__(hparams, image_shape, encoder_extra_inputs=self.label_dim if hparams.label_encoder else 0)
         h = hparams
