@@ -12,6 +12,10 @@ from typing import Any, Callable
 import numpy as np
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
+
 def cache_dir(subdir: str = "") -> Path:
     """The untwine cache directory: ``$UNTWINE_CACHE_DIR`` or the user cache dir (``~/.cache/untwine``)."""
     root = os.environ.get("UNTWINE_CACHE_DIR")
@@ -42,6 +46,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], A
             write(fh)
             fh.flush()
             os.fsync(fh.fileno())
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp creates 0600; give the file the usual permissions
         os.replace(tmp, path)
     except BaseException:
         try:

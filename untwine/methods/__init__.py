@@ -1,6 +1,6 @@
 """Methods, one file each; importing this package registers them all."""
 
-from . import beta_vae, vae  # noqa: F401  (registration)
+from . import annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, vae, wela_vae  # noqa: F401  (registration)
 from .base import (
     ConfigError,
     GaussianVAE,

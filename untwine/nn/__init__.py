@@ -3,8 +3,23 @@
 from .architectures import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_decoder, build_encoder
 from .gaussian import GaussianHead, gaussian_log_density, kl_gaussians, kl_standard_normal, reparameterize
 from .losses import bernoulli_reconstruction, gaussian_reconstruction, reconstruction_loss
+from .discriminator import Discriminator, discriminator_loss, discriminator_tc, permute_dims
+from .moments import batch_covariance, dip_covariance, dip_penalty, third_central_moments
+from .total_correlation import TC_ESTIMATORS, pairwise_log_density, stratified_log_weights, total_correlation
 
 __all__ = [
+    "Discriminator",
+    "TC_ESTIMATORS",
+    "batch_covariance",
+    "dip_covariance",
+    "dip_penalty",
+    "discriminator_loss",
+    "discriminator_tc",
+    "pairwise_log_density",
+    "permute_dims",
+    "stratified_log_weights",
+    "third_central_moments",
+    "total_correlation",
     "ConvDecoder",
     "ConvEncoder",
     "GaussianHead",

@@ -1,0 +1,177 @@
+"""WeLa-VAE (Margonis, Davvetas & Klampanos 2020, "WeLa-VAE: learning alternative disentangled
+representations using weak labels", section 3, Eqs. 3-4).
+
+Observations x and m weak labels y_1..y_m (one-hot, p classes each) share the latent z. The
+encoder q(z|x, y) reads the image and the labels concatenated (paper; ``label_encoder=False``
+gives a label-free encoder q(z|x), an ablation of the authors' code). The decoder is a shared dense
+stack with an image head (Bernoulli logits) and one softmax head per label. Loss (Eq. 4 with the
+beta-TCVAE convention of decisions.md, mean over the batch):
+
+    L = E_q[-log p(x|z)] + gamma * sum_j E_q[-log p(y_j|z)] + KL(q(z|x,y) || N(0, I))
+        + (beta - 1) * TC(z)                                   (regularizer = "tc", default)
+
+Alternative regularisers (paper section 3, authors' code):
+    "beta_vae":   recon + gamma * labels + beta * KL
+    "dip_vae_i" / "dip_vae_ii": recon + gamma * labels + KL + DIP penalty (see dip_vae.py)
+
+Defaults: beta = 40, gamma by the label resolution p (2->2000, 3->1500, 4->1000, 5->800, 6->750,
+7->600, 8->500; ``gamma=-1`` selects it), latent 2, dense 1200-1200 tanh encoder and decoder,
+Glorot-uniform weights and zero biases (Keras, the paper's code), Adam 1e-4. An all-zero label
+row (the blob at distance 0 falls in no left-open bin) contributes 0 to the label loss.
+
+Batches: ``{"x": uint8 (B, C, H, W), "labels": float (B, m * p)}`` (``batch_kind="weak_labels"``).
+With the label encoder the representation needs the labels: ``encode(x, labels)``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import kl_standard_normal
+from ..nn.architectures import mlp
+from ..nn.moments import dip_covariance, dip_penalty
+from ..nn.total_correlation import TC_ESTIMATORS
+from .base import Batch, ConfigError, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
+from .beta_tcvae import TCMixin
+
+PAPER_GAMMA = {2: 2000.0, 3: 1500.0, 4: 1000.0, 5: 800.0, 6: 750.0, 7: 600.0, 8: 500.0}
+REGULARIZERS = ("tc", "beta_vae", "dip_vae_i", "dip_vae_ii")
+
+
+@dataclass
+class WeLaVAEParams(VAEHyperparameters):
+    latent_dim: int = hp(2, "number of latent dimensions d", low=1)
+    architecture: str = hp("mlp", "dense encoder/decoder (labels are concatenated to the flattened image)", choices=("mlp",))
+    encoder_hidden: tuple = hp((1200, 1200), "encoder hidden layer sizes")
+    decoder_hidden: tuple = hp((1200, 1200), "shared decoder hidden layer sizes")
+    activation: str = hp("tanh", "hidden activation", choices=("tanh", "relu", "leaky_relu", "elu"))
+    init: str = hp("glorot", "weight init: glorot (Keras, the paper's code) or torch defaults", choices=("glorot", "torch"))
+    resolution: int = hp(3, "label resolution p: classes per weak label", low=2)
+    num_labels: int = hp(2, "number m of weak labels (Blobs: angle and distance)", low=1)
+    gamma: float = hp(-1.0, "weight of the label cross-entropy (-1: the paper's value for p)", low=-1.0)
+    beta: float = hp(40.0, "regularizer weight: (beta - 1) * TC, or beta * KL for beta_vae", low=0.0)
+    regularizer: str = hp("tc", "factorisation regulariser", choices=REGULARIZERS)
+    label_encoder: bool = hp(True, "concatenate the labels to the encoder input (paper); false: q(z|x) only")
+    tc_estimator: str = hp("mws", "TC estimator (see beta_tcvae)", choices=TC_ESTIMATORS)
+    dataset_size: int = hp(0, "dataset size N for the TC estimator (0: taken from the training dataset)", low=0)
+    lambda_od: float = hp(10.0, "DIP regularisers: off-diagonal weight", low=0.0)
+    lambda_d_factor: float = hp(-1.0, "DIP regularisers: lambda_d / lambda_od (-1: 10 for DIP-I, 1 for DIP-II)", low=-1.0)
+
+    def validate(self) -> None:
+        super().validate()
+        if self.gamma != -1.0 and self.gamma < 0:
+            raise ConfigError(f"gamma must be >= 0 (or -1 for the paper's value), got {self.gamma}")
+        if self.gamma == -1.0 and self.resolution not in PAPER_GAMMA:
+            raise ConfigError(f"the paper gives gamma only for p in 2..8; set gamma explicitly for resolution={self.resolution}")
+        if self.lambda_d_factor != -1.0 and self.lambda_d_factor < 0:
+            raise ConfigError(f"lambda_d_factor must be >= 0 (or -1 for the default), got {self.lambda_d_factor}")
+
+
+class WeLaDecoder(nn.Module):
+    """Shared dense trunk from z; an image head (logits) and a label head (m groups of p logits)."""
+
+    def __init__(self, latent_dim: int, image_shape, hidden, activation: str, label_dim: int):
+        super().__init__()
+        self.image_shape = tuple(image_shape)
+        self.trunk = mlp([latent_dim, *hidden], activation, final_activation=True)
+        self.image = nn.Linear(hidden[-1], math.prod(image_shape))
+        self.labels = nn.Linear(hidden[-1], label_dim)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        return self.image(self.trunk(z)).view(-1, *self.image_shape)
+
+    def forward_all(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        h = self.trunk(z)
+        return self.image(h).view(-1, *self.image_shape), self.labels(h)
+
+
+@register_method
+class WeLaVAE(TCMixin, GaussianVAE):
+    """WeLa-VAE: a (TC-)VAE whose latent also reconstructs weak labels, weighted by gamma."""
+
+    name = "wela_vae"
+    Hyperparameters = WeLaVAEParams
+    batch_kind = "weak_labels"
+
+    def __init__(self, hparams: WeLaVAEParams, image_shape):
+        self.label_dim = hparams.num_labels * hparams.resolution
+        super().__init__(hparams, image_shape, encoder_extra_inputs=self.label_dim if hparams.label_encoder else 0)
+        h = hparams
+        self.decoder = WeLaDecoder(h.latent_dim, self.image_shape, tuple(h.decoder_hidden), h.activation, self.label_dim)
+        if h.init == "glorot":
+            for m in self.modules():
+                if isinstance(m, nn.Linear):
+                    nn.init.xavier_uniform_(m.weight)
+                    nn.init.zeros_(m.bias)
+
+    @property
+    def gamma(self) -> float:
+        h = self.hparams
+        return PAPER_GAMMA[h.resolution] if h.gamma == -1.0 else h.gamma
+
+    def sampler_options(self) -> dict:
+        return {"resolution": self.hparams.resolution}
+
+    def _check_labels(self, labels: torch.Tensor | None, batch_size: int) -> torch.Tensor:
+        if labels is None:
+            raise ConfigError("WeLa-VAE with label_encoder=true needs the weak labels: encode(x, labels)")
+        if labels.dim() != 2 or labels.shape != (batch_size, self.label_dim):
+            raise ConfigError(
+                f"labels must have shape ({batch_size}, {self.label_dim}) = (B, num_labels * resolution), got {tuple(labels.shape)}"
+            )
+        return labels.float()
+
+    def posterior(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+        if self.hparams.label_encoder:
+            return self.head(self.encoder(x, self._check_labels(labels, x.shape[0])))
+        return self.head(self.encoder(x))
+
+    def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
+        return self.posterior(self.prepare(x), labels)[0]
+
+    def label_cross_entropy(self, label_logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """sum_j CE(y_j, softmax(logits_j)), mean over the batch; and the accuracy per label (m,)."""
+        b, p = labels.shape[0], self.hparams.resolution
+        logits = label_logits.view(b, -1, p)
+        target = labels.view(b, -1, p)
+        ce = -(target * F.log_softmax(logits, dim=2)).sum((1, 2)).mean()
+        has = target.sum(2) > 0
+        correct = (logits.argmax(2) == target.argmax(2)) & has
+        acc = correct.sum(0).float() / has.sum(0).clamp(min=1).float()
+        return ce, acc
+
+    def training_step(self, batch: Batch, step: int) -> StepOutput:
+        h = self.hparams
+        x = self.prepare(batch["x"])
+        labels = batch["labels"].to(x.device).float()
+        if labels.shape != (x.shape[0], self.label_dim):
+            raise ConfigError(f"labels must be (B, {self.label_dim}), got {tuple(labels.shape)}; check the sampler's resolution")
+        mu, logvar = self.posterior(x, labels)
+        z = mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        image_logits, label_logits = self.decoder.forward_all(z)
+        recon = self.reconstruction(image_logits, x)  # E_q[-log p(x|z)]
+        label_ce, acc = self.label_cross_entropy(label_logits, labels)  # sum_j E_q[-log p(y_j|z)]
+        kl = kl_standard_normal(mu, logvar).sum(1).mean()
+        logs: dict = {"recon": recon, "label_ce": label_ce, "kl": kl}
+        for j in range(acc.shape[0]):
+            logs[f"label_accuracy_{j}"] = acc[j]
+        if h.regularizer == "tc":
+            tc = self.tc(z, mu, logvar)
+            reg = kl + (h.beta - 1.0) * tc
+            logs["tc"] = tc
+        elif h.regularizer == "beta_vae":
+            reg = h.beta * kl
+        else:
+            kind = "i" if h.regularizer == "dip_vae_i" else "ii"
+            factor = h.lambda_d_factor if h.lambda_d_factor != -1.0 else (10.0 if kind == "i" else 1.0)
+            dip = dip_penalty(dip_covariance(mu, logvar, kind), h.lambda_od, factor * h.lambda_od)
+            reg = kl + dip
+            logs["dip"] = dip
+        loss = recon + self.gamma * label_ce + reg
+        logs["loss"] = loss
+        return StepOutput({"model": loss}, logs)

@@ -1,0 +1,194 @@
+"""A self-contained HTML report of a run, laid out like a figure page of a paper's appendix.
+
+Every image is embedded as a PNG data URI, so the file renders anywhere, offline, on its own.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import html
+import io
+import json
+import platform
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ..data import GroundTruthDataset
+from ..io import atomic_write_text
+from ..methods import Method
+from .images import grid, png_bytes
+from .traversal import latent_kl, latent_traversal, reconstructions, traversal_values
+
+CSS = """
+body { font-family: 'Times New Roman', Georgia, serif; max-width: 960px; margin: 2em auto; color: #111;
+       line-height: 1.45; padding: 0 1em; }
+h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { font-size: 1.2em; border-bottom: 1px solid #999; margin-top: 2em; }
+.sub { color: #555; margin-top: 0; }
+figure { margin: 1.2em 0; text-align: center; }
+figcaption { font-size: 0.95em; text-align: left; margin-top: 0.5em; }
+figcaption b { font-variant: small-caps; }
+img { max-width: 100%; height: auto; }
+img.px { image-rendering: pixelated; image-rendering: crisp-edges; }
+table { border-collapse: collapse; margin: 0.8em auto; font-size: 0.95em; }
+th, td { padding: 0.25em 0.8em; text-align: left; }
+thead tr { border-top: 2px solid #111; border-bottom: 1px solid #111; }
+tbody tr:last-child { border-bottom: 2px solid #111; }
+td.num { text-align: right; font-variant-numeric: tabular-nums; }
+table.trav td { padding: 1px 4px; } table.trav td.lab { font-size: 0.85em; color: #333; white-space: nowrap; }
+.cols { display: flex; gap: 2em; justify-content: center; flex-wrap: wrap; }
+"""
+
+
+def _img(png: bytes, alt: str, width: int | None = None, cls: str = "px") -> str:
+    w = f' width="{width}"' if width else ""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img class="{cls}" alt="{html.escape(alt)}"{w} src="data:image/png;base64,{data}">'
+
+
+def _loss_curves_png(history: list[dict[str, float]]) -> bytes | None:
+    if not history:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    keys = [k for k in history[0] if k not in ("step", "images_per_second") and not k.startswith("_")]
+    steps = [r["step"] for r in history]
+    n = len(keys)
+    cols = min(n, 3)
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.4 * rows), squeeze=False)
+    for ax, key in zip(axes.flat, keys):
+        ax.plot(steps, [r.get(key, np.nan) for r in history], lw=1.2, color="#1f4e79")
+        ax.set_title(key, fontsize=10)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        ax.grid(alpha=0.3)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _table(rows: list[tuple[str, Any]], head: tuple[str, str]) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(str(k))}</td><td class='num'>{html.escape(_fmt(v))}</td></tr>" for k, v in rows
+    )
+    return f"<table><thead><tr><th>{head[0]}</th><th>{head[1]}</th></tr></thead><tbody>{body}</tbody></table>"
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, float):
+        return f"{v:.4g}"
+    if isinstance(v, (list, tuple)):
+        return ", ".join(map(_fmt, v))
+    return str(v)
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:
+    out: list[tuple[str, Any]] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out += _flatten(v, f"{prefix}{k}.")
+        else:
+            out.append((f"{prefix}{k}", v))
+    return out
+
+
+@torch.no_grad()
+def write_report(
+    run_dir: str | Path,
+    method: Method,
+    dataset: GroundTruthDataset,
+    config: dict[str, Any],
+    history: list[dict[str, float]],
+    metrics: dict[str, Any] | None = None,
+    seed: int = 0,
+    n_examples: int = 10,
+    traversal_steps: int = 10,
+    n_traversals: int = 2,
+) -> Path:
+    """Write ``run_dir/report.html``: configuration, reconstructions, traversals, loss curves, metrics."""
+    run_dir = Path(run_dir)
+    method.eval()
+    rng = np.random.default_rng(seed)
+    idx = rng.choice(len(dataset), size=n_examples, replace=len(dataset) < n_examples)
+    x = dataset.images(idx)
+    recon = reconstructions(method, x)
+    recon_png = png_bytes(grid(torch.cat([x.float() / 255, recon.cpu()]), rows=2))
+
+    kl = latent_kl(method, dataset.images(rng.integers(0, len(dataset), 256)))
+    values = traversal_values(method, dataset, traversal_steps, seed=seed)
+    order = np.argsort(-kl) if kl is not None else np.arange(method.latent_dim)
+    traversal_tables = []
+    for t, start in enumerate(idx[:n_traversals]):
+        images = latent_traversal(method, dataset.images([start])[0], values)
+        images = images.view(method.latent_dim, traversal_steps, *images.shape[1:])
+        rows = []
+        for j in order:
+            label = f"z<sub>{j}</sub>" + (f" &middot; KL {kl[j]:.2f}" if kl is not None else "")
+            rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 34 * traversal_steps)}</td></tr>")
+        traversal_tables.append(f"<div><table class='trav'>{''.join(rows)}</table><div class='sub'>start: image {int(start)}</div></div>")
+    lo, hi = float(values.min()), float(values.max())
+
+    curves = _loss_curves_png(history)
+    cfg_rows = _flatten({k: v for k, v in config.items()})
+    metric_rows = [(k, v) for k, v in _flatten(metrics or {})
+                   if not k.startswith("environment") and k != "evaluated_at_step"]
+    env_rows = [(k, v) for k, v in _flatten(metrics or {}) if k.startswith("environment")]
+    if not env_rows:
+        import sklearn
+
+        env_rows = [("torch", torch.__version__), ("numpy", np.__version__), ("scikit-learn", sklearn.__version__)]
+    env_rows.append(("python", platform.python_version()))
+    ips = [r["images_per_second"] for r in history if "images_per_second" in r]
+    if ips:
+        env_rows.append(("training throughput (median, images/s)", float(np.median(ips))))
+
+    title = f"{config.get('method', method.name)} on {config.get('dataset', dataset.name)}"
+    factors = ", ".join(f"{n} ({s})" for n, s in zip(dataset.factor_names, dataset.factor_sizes))
+    parts = [
+        "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
+        f"<title>untwine report: {html.escape(title)}</title><style>{CSS}</style></head><body>",
+        f"<h1>{html.escape(title)}</h1>",
+        f"<p class='sub'>untwine run <code>{html.escape(str(run_dir))}</code> &middot; "
+        f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} &middot; {len(dataset):,} images, factors: {html.escape(factors)}</p>",
+        "<h2>Reconstructions</h2>",
+        f"<figure>{_img(recon_png, 'reconstructions', width=880)}<figcaption><b>Figure 1.</b> Top: {n_examples} random "
+        "training images. Bottom: their reconstructions, decoded from the representation (the encoder mean).</figcaption></figure>",
+        "<h2>Latent traversals</h2>",
+        f"<figure><div class='cols'>{''.join(traversal_tables)}</div><figcaption><b>Figure 2.</b> Each row varies one latent "
+        f"from {lo:.2f} to {hi:.2f} while the others keep the code of the start image; rows sorted by the mean "
+        "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused).</figcaption></figure>",
+        "<h2>Training curves</h2>",
+        (f"<figure>{_img(curves, 'training curves', cls='')}<figcaption><b>Figure 3.</b> Loss terms, mean over each "
+         f"logging interval of {config.get('log_every', '?')} steps.</figcaption></figure>") if curves else "<p>No logged steps.</p>",
+        "<h2>Metrics</h2>",
+        _table(metric_rows, ("metric", "value")) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
+        "<p class='sub' style='text-align:center'><b>Table 1.</b> Disentanglement scores of the mean representation"
+        + (f" at step {metrics['evaluated_at_step']}" if metrics and metrics.get("evaluated_at_step") else "") + ".</p>",
+        "<h2>Run configuration</h2>",
+        _table(cfg_rows, ("setting", "value")),
+        "<p class='sub' style='text-align:center'><b>Table 2.</b> The run's config.yaml.</p>",
+        "<h2>Environment</h2>",
+        _table(env_rows, ("component", "value")),
+        # records on <body> how many images decoded, so a headless browser can check the page
+        "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
+        "document.body.setAttribute('data-images-loaded',i.filter(function(m){return m.complete&&m.naturalWidth>0}).length+'/'+i.length);});</script>",
+        "</body></html>",
+    ]
+    return atomic_write_text(run_dir / "report.html", "\n".join(parts))
+
+
+def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
+    """The run's metrics.json, or None."""
+    path = Path(run_dir) / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else None
