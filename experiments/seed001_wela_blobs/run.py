@@ -69,16 +69,14 @@ def reference_scores() -> dict[str, dict[str, float]]:
 def run_one(model: dict, seed: int, cfg: dict, dataset, out: Path) -> dict:
     run_dir = out / "runs" / f"{model['name']}_seed{seed}"
     score_path = run_dir / "scores.json"
-    if score_path.is_file():
+    if score_path.is_file() and json.loads(score_path.read_text()).get("steps") == cfg["steps"]:
         return json.loads(score_path.read_text())
     hparams = {**cfg["common"], **model["hparams"]}
     config = TrainConfig(method=model["method"], dataset="blobs", hparams=hparams, steps=cfg["steps"],
-                         batch_size=cfg["batch_size"], seed=seed, log_every=100, checkpoint_every=cfg["steps"], threads=1)
+                         batch_size=cfg["batch_size"], seed=seed, log_every=100, checkpoint_every=10**6, threads=1)
     t0 = time.perf_counter()
-    if (run_dir / "checkpoints" / "last.pt").is_file():
-        res = load_run(run_dir, dataset=dataset)
-    else:
-        res = train(config, run_dir, progress=False, dataset=dataset)
+    # an existing run (e.g. from a shorter --steps) is continued to the configured length
+    res = train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").is_file(), progress=False, dataset=dataset)
     seconds = time.perf_counter() - t0
     method = res.method.eval()
     classes = dataset.index_to_classes(np.arange(len(dataset)))
