@@ -14,6 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from untwine.data.shapes3d import NUM_GEOMETRIES, Shapes3D, render_geometry
 
@@ -66,9 +67,11 @@ def figure(out: Path, reference: Path) -> None:
 if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--figure", type=Path, help="write the side-by-side comparison PNG here")
+    p.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     p.add_argument("--reference", type=Path,
                    default=Path(__file__).resolve().parents[1] / ".." / "shared" / "reference" / "shapes3d_real_grid1.png")
     a = p.parse_args()
+    torch.set_num_threads(a.threads)
     if a.figure:
         figure(a.figure, a.reference)
     else:

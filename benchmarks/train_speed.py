@@ -3,20 +3,26 @@
 Runs the real trainer (``untwine.train.train``) and reports the median images/s over logging
 intervals after a warm-up. Data: dSprites (1x64x64, bit-packed uint8 in memory, unpacked per batch)
 and, for a like-for-like comparison with disent's ``bench_train.py --mode precollated``
-(64x64x3), an in-memory uint8 tensor of 3-channel images.
+(64x64x3), an in-memory uint8 tensor of 3-channel images. Uses the trainer's defaults
+(channels-last, sleeping OpenMP threads) unless told otherwise; benchmarks/compare_disent.sh runs
+it side by side with disent.
 
-    python benchmarks/train_speed.py [--batch 64 256] [--steps 120] [--threads 0] [--channels-last]
+    python benchmarks/train_speed.py [--data rgb dsprites] [--batch 64 256] [--steps 120] [--threads 0]
+                                     [--memory-format channels_last|contiguous]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import statistics
 import tempfile
 import time
 from pathlib import Path
+
+import untwine  # noqa: F401  (before torch: sets untwine's OpenMP wait-policy default)
 
 import numpy as np
 import torch
@@ -45,25 +51,34 @@ class InMemoryRGB(FactorGridDataset):
 
 
 def measure(dataset, batch: int, steps: int, threads: int, channels_last: bool, warmup_rows: int = 2) -> dict:
-    log_every = max(steps // 8, 5)
+    log_every = max(steps // 8, 2)
     cfg = TrainConfig(method="beta_vae", dataset=dataset.name, steps=steps, batch_size=batch, log_every=log_every,
                       checkpoint_every=10**9, threads=threads, channels_last=channels_last)
+    load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
         r = train(cfg, Path(tmp) / "run", progress=False, dataset=dataset)
         wall = time.perf_counter() - t0
-    rates = [row["images_per_second"] for row in r.history[warmup_rows:]]
+    rows = r.history[warmup_rows - 1:]
+    rates = [row["images_per_second"] for row in rows[1:]]
+    images = [(b["step"] - a["step"]) * batch for a, b in zip(rows, rows[1:])]
+    window = sum(n / rate for n, rate in zip(images, rates))
     return {"dataset": dataset.name, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "channels_last": channels_last, "images_per_second": statistics.median(rates),
-            "min": min(rates), "max": max(rates), "wall_s": wall}
+            "channels_last": channels_last, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+            # over the steady-state window, as disent's bench_train.py computes it
+            "images_per_second": sum(images) / window, "interval_median": statistics.median(rates),
+            "min": min(rates), "max": max(rates), "wall_s": wall,
+            "loadavg_1m_before": round(load_before, 2)}
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--batch", type=int, nargs="+", default=[64, 256])
-    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("--steps", type=int, default=None,
+                   help="steps per run (default: 120 for batch <= 64, else 40); the first 2 logging intervals are warm-up")
     p.add_argument("--threads", type=int, default=0)
-    p.add_argument("--channels-last", action="store_true")
+    p.add_argument("--memory-format", choices=["channels_last", "contiguous"], default="channels_last",
+                   help="TrainConfig.channels_last (default: channels_last, the trainer's default)")
     p.add_argument("--data", nargs="+", default=["dsprites", "rgb"], choices=["dsprites", "rgb"])
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_speed.jsonl"))
     args = p.parse_args()
@@ -72,11 +87,14 @@ def main() -> None:
     for name in args.data:
         ds = datasets[name]()
         for b in args.batch:
-            row = measure(ds, b, args.steps if b <= 64 else max(args.steps // 3, 40), args.threads, args.channels_last)
+            row = measure(ds, b, args.steps or (120 if b <= 64 else 40), args.threads,
+                          args.memory_format == "channels_last")
             row.update(torch=torch.__version__, machine=platform.machine(), time=time.strftime("%Y-%m-%d %H:%M:%S"))
             rows.append(row)
             print(f"{row['dataset']:>14}  batch {b:>4}  {row['images_per_second']:8.1f} images/s "
-                  f"(min {row['min']:.1f}, max {row['max']:.1f}; threads {row['threads']}, channels_last {row['channels_last']})")
+                  f"(min {row['min']:.1f}, max {row['max']:.1f}; threads {row['threads']}, channels_last "
+                  f"{row['channels_last']}, OMP_WAIT_POLICY {row['omp_wait_policy'] or 'unset'})")
+            print(json.dumps(row))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as fh:
         for row in rows:

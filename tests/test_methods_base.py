@@ -31,3 +31,21 @@ def test_encode_returns_mean_of_posterior():
     mu, _ = m.posterior(x.float() / 255)
     assert torch.allclose(m.encode(x), mu)
     assert m.decode(mu).shape == (5, 1, 64, 64)
+
+
+def test_docstring_lists_every_hyperparameter_with_its_default():
+    from untwine.methods import get_method_class
+
+    for name in available_methods():
+        cls = get_method_class(name)
+        for field_name, default, _ in cls.Hyperparameters.describe():
+            assert f"{field_name} " in cls.__doc__ and repr(default) in cls.__doc__
+
+
+def test_method_help_lists_flags(capsys):
+    from untwine.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["train", "--method", "beta_vae", "--out", "x", "--help"])
+    out = capsys.readouterr().out
+    assert "--beta" in out and "--latent-dim" in out and "(default: 4.0)" in out

@@ -14,8 +14,8 @@ SHARED_MNIST = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / 
 def write_idx(path, arr, gz=True):
     code = {np.uint8: 0x08}[arr.dtype.type]
     head = bytes([0, 0, code, arr.ndim]) + b"".join(int(s).to_bytes(4, "big") for s in arr.shape)
-    data = head + arr.tobytes()
-    (gzip.open if gz else open)(path, "wb").write(data)
+    with (gzip.open if gz else open)(path, "wb") as f:
+        f.write(head + arr.tobytes())
 
 
 @pytest.fixture
@@ -53,7 +53,8 @@ def test_mnist_errors(tmp_path, fake_mnist):
     with pytest.raises(ValueError, match="no MNIST"):
         get_dataset("mnist", path=str(tmp_path / "empty"))
     bad = tmp_path / "bad.gz"
-    gzip.open(bad, "wb").write(b"\x12\x34\x56\x78")
+    with gzip.open(bad, "wb") as f:
+        f.write(b"\x12\x34\x56\x78")
     with pytest.raises(ValueError, match="not an idx"):
         read_idx(bad)
     root = fake_mnist[0]

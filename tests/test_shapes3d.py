@@ -109,3 +109,11 @@ def test_errors(tmp_path, ds):
         ds.images_from_classes(np.array([[0, 0, 0, 0, 4, 0]]))
     with pytest.raises(IndexError):
         ds.images([480000])
+
+
+def test_shapes3d_large_batch_is_chunked():
+    ds = Shapes3D(supersample=1, shadow_rays=1)
+    idx = np.arange(1100) * 15  # orientation class 0 only: few geometries to ray-cast
+    x = ds.images(idx)
+    assert x.shape == (1100, 3, 64, 64)
+    assert torch.equal(x[1050:1052], ds.images(idx[1050:1052]))

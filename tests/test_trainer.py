@@ -92,3 +92,80 @@ def test_load_run_restores_the_model(tmp_path, toy_dataset):
     r = train(small_config(), tmp_path / "r", progress=False, dataset=toy_dataset)
     loaded = load_run(tmp_path / "r", dataset=toy_dataset)
     assert torch.equal(params(r.method), params(loaded.method))
+
+
+# ---- a method with two optimisers and two sequential phases (GAN-style) --------------------
+from dataclasses import dataclass  # noqa: E402
+
+from torch import nn  # noqa: E402
+
+from untwine.methods import Method, OptimizerSpec, StepOutput  # noqa: E402
+from untwine.methods.base import Hyperparameters, hp  # noqa: E402
+
+
+@dataclass
+class TwoPhaseParams(Hyperparameters):
+    latent_dim: int = hp(2, "code size", low=1)
+
+
+class TwoPhase(Method):
+    """Phase 1 moves only the 'critic' (a scalar), phase 2 only the 'model' (an encoder)."""
+
+    name = "two_phase_test"
+    Hyperparameters = TwoPhaseParams
+
+    def __init__(self, hparams, image_shape):
+        super().__init__(hparams, image_shape)
+        self.enc = nn.Linear(64 * 64, hparams.latent_dim)
+        self.critic = nn.Parameter(torch.zeros(()))
+        self.calls = []
+
+    def encode(self, x):
+        return self.enc(self.prepare(x).flatten(1))
+
+    def optimizers(self):
+        return {"model": OptimizerSpec(list(self.enc.parameters()), lr=1e-2),
+                "critic": OptimizerSpec([self.critic], lr=1e-1)}
+
+    def critic_phase(self, batch, step):
+        self.calls.append(("critic", float(self.critic)))
+        return StepOutput({"critic": (self.critic - 1.0) ** 2}, {"critic": self.critic.detach()})
+
+    def model_phase(self, batch, step):
+        self.calls.append(("model", float(self.critic)))
+        z = self.encode(batch["x"])
+        return StepOutput({"model": (z - self.critic.detach()).pow(2).mean()}, {"fit": (z - self.critic).pow(2).mean()})
+
+    def phases(self):
+        return [self.critic_phase, self.model_phase]
+
+
+def test_sequential_phases_and_separate_optimisers(tmp_path, toy_dataset, monkeypatch):
+    from untwine.methods import base as mbase
+
+    monkeypatch.setitem(mbase._METHODS, TwoPhase.name, TwoPhase)
+    cfg = TrainConfig(method=TwoPhase.name, dataset="toy_squares", steps=3, batch_size=4, log_every=1)
+    r = train(cfg, tmp_path / "r", progress=False, dataset=toy_dataset)
+    kinds = [k for k, _ in r.method.calls]
+    assert kinds == ["critic", "model"] * 3
+    # the model phase of a step sees the critic already updated by the critic phase of that step
+    crit = [v for k, v in r.method.calls if k == "critic"]
+    model = [v for k, v in r.method.calls if k == "model"]
+    assert model[0] != crit[0] and model[0] == crit[1]
+    assert (tmp_path / "r" / "logs" / "tensorboard").is_dir()
+    assert any(p.name.startswith("events.out.tfevents") for p in (tmp_path / "r" / "logs" / "tensorboard").iterdir())
+
+
+def test_shared_parameters_between_optimisers_are_rejected(tmp_path, toy_dataset, monkeypatch):
+    from untwine.methods import base as mbase
+
+    class Shared(TwoPhase):
+        name = "shared_params_test"
+
+        def optimizers(self):
+            return {"model": OptimizerSpec(list(self.parameters())), "critic": OptimizerSpec([self.critic])}
+
+    monkeypatch.setitem(mbase._METHODS, Shared.name, Shared)
+    cfg = TrainConfig(method=Shared.name, dataset="toy_squares", steps=1, batch_size=4)
+    with pytest.raises(ConfigError, match="disjoint"):
+        train(cfg, tmp_path / "r", progress=False, dataset=toy_dataset)

@@ -52,3 +52,14 @@ def test_weak_labels_deterministic_and_resumable():
     c = make_sampler("weak_labels", ds, 8, seed=5)
     d = make_sampler("weak_labels", ds, 8, seed=5)
     assert torch.equal(next(c)["x"], next(d)["x"])
+
+
+def test_weak_labels_on_blobs_polar_bins():
+    from untwine.data import get_dataset
+
+    ds = get_dataset("blobs")
+    s = make_sampler("weak_labels", ds, 64, seed=0, resolution=3)
+    b = next(s)
+    assert b["x"].shape[0] == 64 and b["labels"].shape == (64, 6)
+    np.testing.assert_array_equal(b["labels"].numpy(), ds.weak_labels(ds.index_to_classes(b["index"]), resolution=3))
+    assert torch.all(b["labels"][:, :3].sum(1) == 1) and torch.all(b["labels"][:, 3:].sum(1) == 1)

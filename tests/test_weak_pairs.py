@@ -89,3 +89,30 @@ def test_pairs_resume_exact():
     b.load_state_dict(st)
     got = next(b)
     assert torch.equal(want["x"], got["x"]) and torch.equal(want["shared"], got["shared"])
+
+
+def test_pairs_on_real_datasets_seed003_groups():
+    from untwine.data import get_dataset
+
+    ds = get_dataset("dsprites", lazy=True)
+    b = next(make_sampler("pairs", ds, 32, seed=0, shared_factors="seed003", force_different=True))
+    assert b["x1"].shape == (32, 1, 64, 64)
+    c = ds.index_to_classes(b["index"].reshape(-1)).reshape(32, 2, -1)
+    np.testing.assert_array_equal(c, b["classes"].numpy())
+    np.testing.assert_array_equal(c[:, 0] == c[:, 1], b["shared"].numpy())
+    content = np.array([True, True, True, False, False, False])  # color (single class), shape, scale
+    g = b["group"].numpy()
+    np.testing.assert_array_equal(b["shared"].numpy(), np.where(g[:, None] == 0, content, ~content | [True, 0, 0, 0, 0, 0]))
+    assert torch.equal(b["x1"], ds.images(b["index"][:, 0]))
+    s3 = next(make_sampler("groups", get_dataset("shapes3d"), 4, seed=0, group_size=3, shared_factors="seed003"))
+    assert s3["x"].shape == (4, 3, 3, 64, 64)
+
+
+def test_pairs_on_a_collection():
+    from untwine.data import get_dataset
+
+    ds = get_dataset("colored_mnist")
+    b = next(make_sampler("pairs", ds, 64, seed=0, shared_factors=["digit"], force_different=True))
+    c = ds.index_to_classes(b["index"].reshape(-1)).reshape(64, 2, 2)
+    np.testing.assert_array_equal(c, b["classes"].numpy())
+    assert np.all(c[:, 0, 1] == c[:, 1, 1]) and np.all(c[:, 0, 0] != c[:, 1, 0])

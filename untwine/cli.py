@@ -137,7 +137,8 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed:
 
 
 def _print_table(scores: dict[str, Any]) -> None:
-    rows = [(k, v) for k, v in scores.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    rows = [(k, v) for k, v in scores.items()
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "evaluated_at_step"]
     width = max((len(k) for k, _ in rows), default=10)
     for k, v in rows:
         print(f"  {k:<{width}}  {v:.4f}")

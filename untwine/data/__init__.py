@@ -3,8 +3,12 @@
 from .base import FactorGridDataset, GroundTruthDataset
 from .registry import available_datasets, get_dataset, register_dataset
 from .samplers import BatchSampler, make_sampler, register_sampler
+from . import dsprites  # noqa: E402,F401  (registers "dsprites")
+from . import blobs  # noqa: E402,F401  (registers "blobs")
 from . import shapes3d  # noqa: E402,F401  (registers "shapes3d")
 from . import mnist  # noqa: E402,F401  (registers "mnist", "colored_mnist")
+from . import hwf  # noqa: E402,F401  (registers "hwf")
+from . import folders  # noqa: E402,F401  (registers "image_folder", "celeba", "flowers102", "chairs3d")
 from . import weak  # noqa: E402,F401  (registers the weak-supervision samplers)
 
 __all__ = [
@@ -17,6 +21,3 @@ __all__ = [
     "make_sampler",
     "register_sampler",
 ]
-
-from . import dsprites as _dsprites  # noqa: E402,F401  (registers "dsprites")
-from . import blobs as _blobs  # noqa: E402,F401  (registers "blobs")

@@ -83,8 +83,9 @@ def sklearn_digits_28() -> tuple[np.ndarray, np.ndarray]:
     return (x[:, 0].clamp(0, 1) * 255).round().to(torch.uint8).numpy(), d.target.astype(np.int64)
 
 
-def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
-    if x.shape[-1] == size:
+def resize_uint8(x: torch.Tensor, size: int) -> torch.Tensor:
+    """Resize uint8 images (N, C, H, W) to (N, C, size, size): bilinear, antialiased."""
+    if x.shape[-2:] == (size, size):
         return x
     y = F.interpolate(x.float(), size=(size, size), mode="bilinear", align_corners=False, antialias=True)
     return y.round().clamp(0, 255).to(torch.uint8)
@@ -118,7 +119,7 @@ class MNIST(LabelledCollection):
         return np.arange(10, dtype=np.float64)
 
     def images(self, indices: IndexLike) -> torch.Tensor:
-        return _resize(self._x[as_index_tensor(indices, len(self))], self.size)
+        return resize_uint8(self._x[as_index_tensor(indices, len(self))], self.size)
 
     @property
     def digit_images(self) -> torch.Tensor:
@@ -155,4 +156,4 @@ class ColoredMNIST(LabelledCollection):
         idx = as_index_tensor(indices, len(self))
         grey = self.mnist.digit_images[idx // 10].float()  # (N, 1, 28, 28)
         x = (grey * self._rgb[idx % 10][:, :, None, None]).round().to(torch.uint8)
-        return _resize(x, self.size)
+        return resize_uint8(x, self.size)

@@ -36,12 +36,18 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}.{hint}")
     factory = _DATASETS[key]
-    params = inspect.signature(factory).parameters
-    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(options) - set(params))
-        if unknown:
-            raise ValueError(
-                f"dataset {name!r} takes no option(s) {', '.join(unknown)}; "
-                f"its options are: {', '.join(p for p in params if p != 'self') or 'none'}"
-            )
+    check_options(factory, options, f"dataset {name!r}")
     return factory(**options)
+
+
+def check_options(fn: Callable, options: dict, what: str, positional: tuple[str, ...] = ("self",)) -> None:
+    """Raise a ValueError naming the valid options when ``options`` has keys ``fn`` does not accept."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind == p.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(options) - set(params))
+    if unknown:
+        raise ValueError(
+            f"{what} takes no option(s) {', '.join(unknown)}; "
+            f"its options are: {', '.join(p for p in params if p not in positional) or 'none'}"
+        )

@@ -26,6 +26,7 @@ directly comparable; the factor grid and order do.
 from __future__ import annotations
 
 import colorsys
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +40,14 @@ FACTOR_NAMES = ("floor_hue", "wall_hue", "object_hue", "scale", "shape", "orient
 FACTOR_SIZES = (10, 10, 10, 8, 4, 15)
 SHAPE_NAMES = ("cube", "cylinder", "sphere", "capsule")
 SKY = np.array([153.0, 226.0, 249.0], dtype=np.float32)
-RENDER_VERSION = 1
+RENDER_VERSION = 2
 
 # Scene (world units, y up, object at the origin; camera orbits the y axis).
 ROOM = 5.0  # walls at x = +-ROOM, z = +-ROOM
 WALL_HEIGHT = 3.3
 CAM_DIST, CAM_HEIGHT, LOOK_HEIGHT = 4.3, 1.13, 1.13
 FOV_DEG = 50.0
-LIGHT = np.array([-0.6, 0.7, 0.3])  # towards the key light: upper left, slightly behind the object
+LIGHT = np.array([-0.6, 0.7, 0.3])  # towards the key light at orientation 0: upper left, slightly behind
 LIGHT_SPREAD = 0.09  # soft shadows: jitter of the light direction
 AMBIENT, KEY, HEADLIGHT = 0.45, 0.35, 0.4  # object shading: ambient + key light + light from the camera
 WALL_SHADE = {"back": 0.97, "side": 0.62}
@@ -65,7 +66,7 @@ def factor_values(factor: int) -> np.ndarray:
 
 
 def hue_rgb(h: np.ndarray) -> np.ndarray:
-    """``hsv(h, 1, 1)`` as float RGB in 0..255, vectorised: (N,) -> (N, 3)."""
+    """``hsv(h, 1, 1)`` as float RGB in 0..255: (N,) -> (N, 3) (called once per dataset)."""
     h = np.asarray(h, dtype=np.float64)
     return np.array([colorsys.hsv_to_rgb(v, 1.0, 1.0) for v in np.round(h, 6)]).reshape(-1, 3) * 255.0
 
@@ -176,8 +177,15 @@ def _camera_rays(orientation_deg: float, size: int, supersample: int) -> tuple[n
     return np.broadcast_to(cam, d.shape).copy(), d
 
 
-def _light_dirs(n: int) -> np.ndarray:
-    base = LIGHT / np.linalg.norm(LIGHT)
+def _light(orientation_deg: float) -> np.ndarray:
+    """The key light turns with the camera (as in the real data the shadow stays lower right)."""
+    th = np.deg2rad(orientation_deg)
+    x, y, z = LIGHT / np.linalg.norm(LIGHT)
+    return np.array([x * np.cos(th) - z * np.sin(th), y, x * np.sin(th) + z * np.cos(th)])
+
+
+def _light_dirs(n: int, orientation_deg: float) -> np.ndarray:
+    base = _light(orientation_deg)
     if n == 1:
         return base[None]
     a = np.arange(n) * 2.399963  # golden-angle disc
@@ -221,14 +229,14 @@ def render_geometry(scale: float, shape: int, orientation: float, size: int = 64
     lit = np.ones(n_rays)
     if recv.size:
         blocked = np.zeros(recv.size)
-        for ld in _light_dirs(shadow_rays):
+        for ld in _light_dirs(shadow_rays, orientation):
             t_sh, _ = intersect_object(p[recv], np.broadcast_to(ld, (recv.size, 3)), shape, scale)
             blocked += np.isfinite(t_sh)
         lit[recv] = 1.0 - blocked / shadow_rays
     room_int = SHADOW + (1.0 - SHADOW) * lit
 
     # object: ambient + Lambert (key light and a headlight), a mild highlight added as white light
-    ld = LIGHT / np.linalg.norm(LIGHT)
+    ld = _light(orientation)
     ndl = np.clip(n_obj @ ld, 0, 1)
     ndv = np.clip(-np.einsum("ij,ij->i", n_obj, d), 0, 1)
     obj_int = np.clip(AMBIENT + KEY * ndl + HEADLIGHT * ndv, 0, 1)
@@ -265,10 +273,13 @@ class _GeometryTable:
                 pass
 
     def cache_path(self) -> Path:
-        tag = f"v{RENDER_VERSION}_ss{self.supersample}_sr{self.shadow_rays}"
+        scene = repr((RENDER_VERSION, ROOM, WALL_HEIGHT, CAM_DIST, CAM_HEIGHT, LOOK_HEIGHT, FOV_DEG, LIGHT.tolist(),
+                      LIGHT_SPREAD, AMBIENT, KEY, HEADLIGHT, WALL_SHADE, SHADOW, SKY.tolist()))
+        digest = hashlib.sha1(scene.encode()).hexdigest()[:10]  # a changed scene never reads a stale table
+        tag = f"v{RENDER_VERSION}_ss{self.supersample}_sr{self.shadow_rays}_{digest}"
         return Path(cache_dir("shapes3d")) / f"geometry_{tag}.npy"
 
-    def get(self, gid: np.ndarray) -> np.ndarray:
+    def get(self, gid: np.ndarray, autosave: bool = True) -> np.ndarray:
         todo = np.unique(gid[~self.done[gid]])
         for g in todo:
             sc, sh, ori = np.unravel_index(int(g), (8, 4, 15))
@@ -276,12 +287,12 @@ class _GeometryTable:
                 factor_values(3)[sc], int(sh), factor_values(5)[ori], 64, self.supersample, self.shadow_rays
             )
             self.done[g] = True
-        if todo.size and self.done.all():  # the last missing geometry: keep the table for next time
+        if autosave and todo.size and self.done.all():  # the last missing geometry: keep the table for next time
             atomic_save_npy(self.cache_path(), self.weights)
         return self.weights[gid]
 
     def fill(self, save: bool = True) -> None:
-        self.get(np.arange(NUM_GEOMETRIES))
+        self.get(np.arange(NUM_GEOMETRIES), autosave=False)
         if save:
             atomic_save_npy(self.cache_path(), self.weights)
 
@@ -370,10 +381,13 @@ class Shapes3D(FactorGridDataset):
         """Render the look-alike for factor classes (N, 6): uint8 (N, 3, 64, 64)."""
         c = self.check_classes(classes)
         gid = (c[:, 3] * 4 + c[:, 4]) * 15 + c[:, 5]
-        w = torch.from_numpy(self._table.get(gid))  # (N, 6, 64, 64)
-        cols = torch.from_numpy(self._hues[c[:, :3]])  # (N, 3 materials, 3 rgb)
-        img = torch.einsum("nkhw,nkc->nchw", w[:, :3], cols) + w[:, 3:]
-        return img.round_().clamp_(0, 255).to(torch.uint8)
+        out = torch.empty((len(c), 3, 64, 64), dtype=torch.uint8)
+        for s in range(0, len(c), 512):  # bounded memory: 512 x 98 KB of weights at a time
+            w = torch.from_numpy(self._table.get(gid[s: s + 512]))  # (n, 6, 64, 64)
+            cols = torch.from_numpy(self._hues[c[s: s + 512, :3]])  # (n, 3 materials, 3 rgb)
+            img = torch.einsum("nkhw,nkc->nchw", w[:, :3], cols) + w[:, 3:]
+            out[s: s + 512] = img.round_().clamp_(0, 255).to(torch.uint8)
+        return out
 
     def precompute(self, save: bool = True) -> None:
         """Ray-cast every geometry now (and save the table to the cache directory)."""

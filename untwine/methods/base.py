@@ -273,7 +273,21 @@ def register_method(cls: type[Method]) -> type[Method]:
     if cls.name in _METHODS:
         raise ValueError(f"method {cls.name!r} registered twice")
     _METHODS[cls.name] = cls
+    cls.__doc__ = (cls.__doc__ or cls.name).rstrip() + "\n\n" + hyperparameter_table(cls.Hyperparameters)
     return cls
+
+
+def hyperparameter_table(record: type[Hyperparameters]) -> str:
+    """The docstring table of a hyperparameter record: name, default, help (generated, never stale)."""
+    rows = [(name, repr(default), text) for name, default, text in record.describe()]
+    w0 = max(len("name"), *(len(r[0]) for r in rows))
+    w1 = max(len("default"), *(len(r[1]) for r in rows))
+    line = f"    {'=' * w0}  {'=' * w1}  {'=' * 40}"
+    out = ["    Hyperparameters (CLI flag ``--name-with-dashes``):", "", line,
+           f"    {'name':<{w0}}  {'default':<{w1}}  meaning", line]
+    out += [f"    {a:<{w0}}  {b:<{w1}}  {c}" for a, b, c in rows]
+    out.append(line)
+    return "\n".join(out)
 
 
 def available_methods() -> list[str]:

@@ -31,6 +31,7 @@ h1 { font-size: 1.6em; margin-bottom: 0.1em; } h2 { font-size: 1.2em; border-bot
 figure { margin: 1.2em 0; text-align: center; }
 figcaption { font-size: 0.95em; text-align: left; margin-top: 0.5em; }
 figcaption b { font-variant: small-caps; }
+img { max-width: 100%; height: auto; }
 img.px { image-rendering: pixelated; image-rendering: crisp-edges; }
 table { border-collapse: collapse; margin: 0.8em auto; font-size: 0.95em; }
 th, td { padding: 0.25em 0.8em; text-align: left; }
@@ -122,7 +123,7 @@ def write_report(
     idx = rng.choice(len(dataset), size=n_examples, replace=len(dataset) < n_examples)
     x = dataset.images(idx)
     recon = reconstructions(method, x)
-    recon_png = png_bytes(grid(torch.cat([x.float() / 255, recon.cpu()]), rows=2), scale=2)
+    recon_png = png_bytes(grid(torch.cat([x.float() / 255, recon.cpu()]), rows=2))
 
     kl = latent_kl(method, dataset.images(rng.integers(0, len(dataset), 256)))
     values = traversal_values(method, dataset, traversal_steps, seed=seed)
@@ -134,13 +135,14 @@ def write_report(
         rows = []
         for j in order:
             label = f"z<sub>{j}</sub>" + (f" &middot; KL {kl[j]:.2f}" if kl is not None else "")
-            rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 2 * (traversal_steps * 65 + 1))}</td></tr>")
+            rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 34 * traversal_steps)}</td></tr>")
         traversal_tables.append(f"<div><table class='trav'>{''.join(rows)}</table><div class='sub'>start: image {int(start)}</div></div>")
     lo, hi = float(values.min()), float(values.max())
 
     curves = _loss_curves_png(history)
     cfg_rows = _flatten({k: v for k, v in config.items()})
-    metric_rows = [(k, v) for k, v in _flatten(metrics or {}) if not k.startswith("environment")]
+    metric_rows = [(k, v) for k, v in _flatten(metrics or {})
+                   if not k.startswith("environment") and k != "evaluated_at_step"]
     env_rows = [(k, v) for k, v in _flatten(metrics or {}) if k.startswith("environment")]
     if not env_rows:
         import sklearn
@@ -160,7 +162,7 @@ def write_report(
         f"<p class='sub'>untwine run <code>{html.escape(str(run_dir))}</code> &middot; "
         f"{_dt.datetime.now().strftime('%Y-%m-%d %H:%M')} &middot; {len(dataset):,} images, factors: {html.escape(factors)}</p>",
         "<h2>Reconstructions</h2>",
-        f"<figure>{_img(recon_png, 'reconstructions')}<figcaption><b>Figure 1.</b> Top: {n_examples} random "
+        f"<figure>{_img(recon_png, 'reconstructions', width=880)}<figcaption><b>Figure 1.</b> Top: {n_examples} random "
         "training images. Bottom: their reconstructions, decoded from the representation (the encoder mean).</figcaption></figure>",
         "<h2>Latent traversals</h2>",
         f"<figure><div class='cols'>{''.join(traversal_tables)}</div><figcaption><b>Figure 2.</b> Each row varies one latent "
@@ -171,12 +173,16 @@ def write_report(
          f"logging interval of {config.get('log_every', '?')} steps.</figcaption></figure>") if curves else "<p>No logged steps.</p>",
         "<h2>Metrics</h2>",
         _table(metric_rows, ("metric", "value")) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
-        "<p class='sub' style='text-align:center'><b>Table 1.</b> Disentanglement scores of the mean representation.</p>",
+        "<p class='sub' style='text-align:center'><b>Table 1.</b> Disentanglement scores of the mean representation"
+        + (f" at step {metrics['evaluated_at_step']}" if metrics and metrics.get("evaluated_at_step") else "") + ".</p>",
         "<h2>Run configuration</h2>",
         _table(cfg_rows, ("setting", "value")),
         "<p class='sub' style='text-align:center'><b>Table 2.</b> The run's config.yaml.</p>",
         "<h2>Environment</h2>",
         _table(env_rows, ("component", "value")),
+        # records on <body> how many images decoded, so a headless browser can check the page
+        "<script>window.addEventListener('load',function(){var i=[].slice.call(document.images);"
+        "document.body.setAttribute('data-images-loaded',i.filter(function(m){return m.complete&&m.naturalWidth>0}).length+'/'+i.length);});</script>",
         "</body></html>",
     ]
     return atomic_write_text(run_dir / "report.html", "\n".join(parts))

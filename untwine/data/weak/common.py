@@ -33,21 +33,26 @@ def numpy_rng(generator: torch.Generator) -> np.random.Generator:
     return np.random.default_rng(seed)
 
 
+def indices_for_classes(dataset: GroundTruthDataset, classes: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """One image index per class vector (grid: the unique one; collection: a random one)."""
+    if isinstance(dataset, FactorGridDataset):
+        return dataset.classes_to_index(classes)
+    if hasattr(dataset, "indices_from_classes"):
+        return np.asarray(dataset.indices_from_classes(classes, rng), dtype=np.int64)
+    raise ValueError(f"dataset {dataset.name!r} cannot map classes to image indices (needs indices_from_classes)")
+
+
 def images_for_classes(
     dataset: GroundTruthDataset, classes: torch.Tensor | np.ndarray, generator: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Images (N, C, H, W) uint8 and their indices (N,) showing ``classes`` (N, K).
 
-    Grid datasets map classes to their unique index. Collections with several images per
-    combination need ``indices_from_classes(classes, rng)`` (the loaders in this package have it);
-    otherwise ``images_from_classes`` is used and the indices are -1.
+    Uses :func:`indices_for_classes` where the dataset can map classes to indices (grids, the
+    collections of this package); otherwise ``images_from_classes``, with indices -1.
     """
     c = classes.numpy() if isinstance(classes, torch.Tensor) else np.asarray(classes)
-    if isinstance(dataset, FactorGridDataset):
-        idx = torch.from_numpy(dataset.classes_to_index(c))
-        return dataset.images(idx), idx
-    if hasattr(dataset, "indices_from_classes"):
-        idx = torch.from_numpy(np.asarray(dataset.indices_from_classes(c, numpy_rng(generator)), dtype=np.int64))
+    if isinstance(dataset, FactorGridDataset) or hasattr(dataset, "indices_from_classes"):
+        idx = torch.from_numpy(indices_for_classes(dataset, c, numpy_rng(generator)))
         return dataset.images(idx), idx
     x = dataset.images_from_classes(c, numpy_rng(generator))
     return x, torch.full((len(c),), -1, dtype=torch.long)

@@ -8,13 +8,13 @@ bins, shape ``(N, 2p)``), or a user ``label_fn(classes) -> (N, L)``.
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Callable
 
 import numpy as np
 import torch
 
 from ..base import GroundTruthDataset
+from ..registry import check_options
 from ..samplers import BatchSampler, register_sampler
 
 LabelFn = Callable[[np.ndarray], np.ndarray]
@@ -40,14 +40,7 @@ def resolve_label_fn(dataset: GroundTruthDataset, label_fn: LabelFn | None = Non
             f"dataset {dataset.name!r} has no weak_labels hook; pass label_fn=callable(classes) -> (N, L) "
             "to the weak_labels sampler"
         )
-    params = inspect.signature(hook).parameters
-    if not any(p.kind == p.VAR_KEYWORD for p in params.values()):
-        unknown = sorted(set(options) - set(params))
-        if unknown:
-            raise ValueError(
-                f"dataset {dataset.name!r}: weak_labels takes no option(s) {', '.join(unknown)}; "
-                f"its options are: {', '.join(p for p in params if p != 'classes') or 'none'}"
-            )
+    check_options(hook, options, f"dataset {dataset.name!r}: weak_labels", positional=("classes",))
     return lambda classes: hook(classes, **options)
 
 
