@@ -25,7 +25,7 @@ import yaml
 
 from untwine.data import get_dataset
 from untwine.io import atomic_write_json, atomic_write_text
-from untwine.train import TrainConfig, train
+from untwine.train import TrainConfig, load_run, train
 
 HERE = Path(__file__).resolve().parent
 # Seed 002 Table 1 (2D Shapes): Z-diff, SAP, reconstruction error per pixel
@@ -46,9 +46,12 @@ def train_run(config: TrainConfig, run_dir: Path, dataset):
     before = json.loads(t_path.read_text())["seconds"] if t_path.is_file() else 0.0
     scalars = run_dir / "logs" / "scalars.jsonl"
     done = json.loads(scalars.read_text().splitlines()[-1])["step"] if scalars.is_file() and scalars.read_text().strip() else 0
+    ckpt = (run_dir / "checkpoints" / "last.pt").is_file()
+    if ckpt and done >= config.steps:  # finished: load it (its config may predate newer TrainConfig fields)
+        return load_run(run_dir, dataset=dataset), before
     t0 = time.perf_counter()
-    res = train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").is_file(), progress=False, dataset=dataset)
-    total = before + (time.perf_counter() - t0 if done < config.steps else 0.0)
+    res = train(config, run_dir, resume=ckpt, progress=False, dataset=dataset)
+    total = before + time.perf_counter() - t0
     atomic_write_json(t_path, {"seconds": total, "steps": config.steps})
     return res, total
 
