@@ -81,9 +81,9 @@ def test_wela_vae_trains_on_blobs(tmp_path):
         blobs = get_dataset("blobs")
     except Exception as e:  # noqa: BLE001 - the Blobs dataset lands on another branch
         pytest.skip(f"Blobs dataset not available ({e})")
-    hp = {"encoder_hidden": [256, 256], "decoder_hidden": [256, 256], "lr": 5e-4, "resolution": 3}
-    cfg = TrainConfig(method="wela_vae", dataset="blobs", hparams=hp, steps=300, batch_size=64, seed=0,
-                      log_every=50, checkpoint_every=300, threads=1)
+    hp = {"encoder_hidden": [128, 128], "decoder_hidden": [128, 128], "lr": 1e-3, "resolution": 3}
+    cfg = TrainConfig(method="wela_vae", dataset="blobs", hparams=hp, steps=200, batch_size=32, seed=0,
+                      log_every=40, checkpoint_every=200, threads=1)
     res = train(cfg, tmp_path / "wela", progress=False, dataset=blobs)
     first, last = res.history[0], res.history[-1]
     assert all(math.isfinite(v) for row in res.history for v in row.values())

@@ -35,6 +35,20 @@ PAPER = {  # seed 001 Table 1 (polar MSE over 50 seeds): lowest, mean, mean of b
 }
 
 
+def train_run(config: TrainConfig, run_dir: Path, dataset):
+    """Train ``config`` into ``run_dir``, continuing an existing (shorter) run; returns the result and
+    the total training seconds of the run (kept in ``train_seconds.json`` across continuations)."""
+    t_path = run_dir / "train_seconds.json"
+    before = json.loads(t_path.read_text())["seconds"] if t_path.is_file() else 0.0
+    scalars = run_dir / "logs" / "scalars.jsonl"
+    done = json.loads(scalars.read_text().splitlines()[-1])["step"] if scalars.is_file() and scalars.read_text().strip() else 0
+    t0 = time.perf_counter()
+    res = train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").is_file(), progress=False, dataset=dataset)
+    total = before + (time.perf_counter() - t0 if done < config.steps else 0.0)
+    atomic_write_json(t_path, {"seconds": total, "steps": config.steps})
+    return res, total
+
+
 @torch.no_grad()
 def encode_all(method, dataset, labels: torch.Tensor | None) -> np.ndarray:
     x = dataset.images(np.arange(len(dataset)))
@@ -74,10 +88,7 @@ def run_one(model: dict, seed: int, cfg: dict, dataset, out: Path) -> dict:
     hparams = {**cfg["common"], **model["hparams"]}
     config = TrainConfig(method=model["method"], dataset="blobs", hparams=hparams, steps=cfg["steps"],
                          batch_size=cfg["batch_size"], seed=seed, log_every=100, checkpoint_every=10**6, threads=1)
-    t0 = time.perf_counter()
-    # an existing run (e.g. from a shorter --steps) is continued to the configured length
-    res = train(config, run_dir, resume=(run_dir / "checkpoints" / "last.pt").is_file(), progress=False, dataset=dataset)
-    seconds = time.perf_counter() - t0
+    res, seconds = train_run(config, run_dir, dataset)  # continues an existing shorter run
     method = res.method.eval()
     classes = dataset.index_to_classes(np.arange(len(dataset)))
     labels = torch.from_numpy(dataset.weak_labels(classes, resolution=method.hparams.resolution)).float()

@@ -17,7 +17,11 @@ Alternative regularisers (paper section 3, authors' code):
 Defaults: beta = 40, gamma by the label resolution p (2->2000, 3->1500, 4->1000, 5->800, 6->750,
 7->600, 8->500; ``gamma=-1`` selects it), latent 2, dense 1200-1200 tanh encoder and decoder,
 Glorot-uniform weights and zero biases (Keras, the paper's code), Adam 1e-4. An all-zero label
-row (the blob at distance 0 falls in no left-open bin) contributes 0 to the label loss.
+row (the blob at distance 0 falls in no left-open bin) contributes 0 to the label loss. The image
+term is the shared Bernoulli reconstruction (``reconstruction`` option); the authors' code also
+subtracts the targets' entropy, a constant that changes no gradient. The TC term uses the
+``log(B N)`` constants (decisions.md; the paper's code drops them -- ``tc_estimator=
+"mws_no_constant"`` -- which changes only the logged value).
 
 Batches: ``{"x": uint8 (B, C, H, W), "labels": float (B, m * p)}`` (``batch_kind="weak_labels"``).
 With the label encoder the representation needs the labels: ``encode(x, labels)``.
