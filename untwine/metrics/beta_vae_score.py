@@ -25,7 +25,8 @@ from .codes import CodeTable
 
 def _points(dataset, table: CodeTable, rng, batch_size: int, num_points: int) -> tuple[np.ndarray, np.ndarray]:
     k = dataset.num_factors
-    labels = rng.integers(0, k, size=num_points)
+    varying = np.flatnonzero(np.asarray(dataset.factor_sizes) > 1)  # e.g. dSprites' single colour is no factor
+    labels = varying[rng.integers(0, len(varying), size=num_points)]
     c1 = dataset.sample_classes(num_points * batch_size, rng).reshape(num_points, batch_size, k)
     c2 = dataset.sample_classes(num_points * batch_size, rng).reshape(num_points, batch_size, k)
     rows = np.arange(num_points)

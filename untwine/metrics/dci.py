@@ -111,32 +111,72 @@ def _fit_lightgbm(x, y, x_test, seed, max_bin=None, learning_rate=0.1, n_estimat
                   lambda_l2=0.0, bagging_fraction=1.0, feature_fraction=1.0, max_bin=bins, min_data_in_bin=1,
                   seed=seed, deterministic=True, force_col_wise=True, num_threads=1, verbosity=-1,
                   boost_from_average=False)
-    data = lgb.Dataset(x, label=yi.astype(np.float64), params={"max_bin": bins, "min_data_in_bin": 1, "verbosity": -1, "num_threads": 1})
+    data = lgb.Dataset(x, label=yi.astype(np.float64),
+                       params={"max_bin": bins, "min_data_in_bin": 1, "verbosity": -1, "num_threads": 1})
     booster = lgb.Booster(params=params, train_set=data)
     factor = (nc - 1) / nc if nc > 2 else 1.0
+    trees = []  # (feature, threshold, left, right, value) per tree; our leaf values, not LightGBM's
     for it in range(n_estimators):
         booster.update(fobj=objective)
-        leaves = booster.predict(x, start_iteration=it, num_iteration=1, pred_leaf=True).reshape(n, nt)
         p = state["p"]
         resid = onehot - p  # y - p, as sklearn's neg_gradient
         hess = p * (1 - p)
+        dumped = booster.dump_model(start_iteration=it, num_iteration=1)["tree_info"]
         for k in range(nt):
-            leaf = leaves[:, k].astype(np.int64)
-            nl = int(leaf.max()) + 1
+            tree = _flatten_tree(dumped[k]["tree_structure"])
+            leaf = _apply_tree(tree, x)
+            nl = len(tree[0])
             num = np.bincount(leaf, resid[:, k], nl) * factor
             den = np.bincount(leaf, hess[:, k], nl)
-            val = np.where(np.abs(den) < 1e-150, 0.0, num / np.where(den == 0, 1.0, den))
-            for j in range(nl):
-                booster.set_leaf_output(it * nt + k, j, learning_rate * val[j])
-            raw[:, k] += learning_rate * val[leaf]
+            val = np.where(np.abs(den) < 1e-150, 0.0, num / np.where(den == 0, 1.0, den)) * learning_rate
+            trees.append((k, tree, val))
+            raw[:, k] += val[leaf]
     imp = booster.feature_importance(importance_type="gain").astype(np.float64)
     imp = imp / imp.sum() if imp.sum() > 0 else imp
 
     def predict(a):
-        r = booster.predict(a, raw_score=True).reshape(len(a), nt) + init
+        r = np.tile(init, (len(a), 1))
+        for k, tree, val in trees:
+            r[:, k] += val[_apply_tree(tree, a)]
         return classes[(r[:, 0] > 0).astype(np.int64)] if nc == 2 else classes[r.argmax(1)]
 
     return imp, classes[(raw[:, 0] > 0).astype(np.int64)] if nc == 2 else classes[raw.argmax(1)], predict(x_test)
+
+
+def _flatten_tree(root: dict) -> tuple[np.ndarray, ...]:
+    """A dumped LightGBM tree as arrays (feature, threshold, left, right); leaves have feature -1."""
+    feat, thr, left, right = [], [], [], []
+
+    def visit(node) -> int:
+        i = len(feat)
+        feat.append(-1)
+        thr.append(0.0)
+        left.append(-1)
+        right.append(-1)
+        if "leaf_index" not in node and "split_feature" in node:
+            if node.get("decision_type", "<=") != "<=":
+                raise ValueError("unexpected LightGBM split type")
+            feat[i], thr[i] = int(node["split_feature"]), float(node["threshold"])
+            left[i] = visit(node["left_child"])
+            right[i] = visit(node["right_child"])
+        return i
+
+    visit(root)
+    return np.array(feat), np.array(thr), np.array(left), np.array(right)
+
+
+def _apply_tree(tree: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
+    """Node index of the leaf each row of x falls into (vectorised over rows)."""
+    feat, thr, left, right = tree
+    node = np.zeros(len(x), dtype=np.int64)
+    rows = np.arange(len(x))
+    while True:
+        f = feat[node]
+        inner = f >= 0
+        if not inner.any():
+            return node
+        go_left = x[rows, np.maximum(f, 0)] <= thr[node]
+        node = np.where(inner, np.where(go_left, left[node], right[node]), node)
 
 
 def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lightgbm", seed: int = 0,

@@ -140,6 +140,8 @@ def evaluate(
     table = encode if isinstance(encode, CodeTable) else CodeTable(encode, dataset, batch_size, device)
     results: dict[str, float] = {}
     samples: dict[tuple[int, int], tuple] = {}
+    # factors with a single class (dSprites' colour) are no factors of variation (as the reference)
+    varying = np.asarray(dataset.factor_sizes) > 1
 
     def draw(num_train: int, num_test: int):
         # the reference metrics each start from RandomState(seed) and draw train then test points
@@ -150,7 +152,7 @@ def evaluate(
             y_te = dataset.sample_classes(num_test, rng) if num_test else None
             z_tr = table.codes_for_classes(y_tr, rng)
             z_te = table.codes_for_classes(y_te, rng) if num_test else None
-            samples[key] = (z_tr, y_tr, z_te, y_te)
+            samples[key] = (z_tr, y_tr[:, varying], z_te, None if y_te is None else y_te[:, varying])
         return samples[key]
 
     for name in names:

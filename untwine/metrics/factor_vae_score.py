@@ -25,7 +25,8 @@ from .codes import CodeTable
 
 def _votes(dataset, table: CodeTable, rng, batch_size, num_points, global_var, active) -> np.ndarray:
     k = dataset.num_factors
-    factor = rng.integers(0, k, size=num_points)
+    varying = np.flatnonzero(np.asarray(dataset.factor_sizes) > 1)  # e.g. dSprites' single colour is no factor
+    factor = varying[rng.integers(0, len(varying), size=num_points)]
     classes = dataset.sample_classes(num_points * batch_size, rng).reshape(num_points, batch_size, k)
     rows = np.arange(num_points)
     classes[rows, :, factor] = classes[rows, 0, factor][:, None]

@@ -11,8 +11,9 @@ squared correlation (R^2 of a fitted line) instead, 0 for latents with variance 
 
 ``classifier="threshold"`` is the paper's variant: up to C-1 thresholds on the latent (C the
 number of classes), each of the C intervals labelled with one class, chosen to maximise the
-balanced accuracy on the training points (exactly, by dynamic programming over
-``threshold_candidates`` quantile cut points), and scored by balanced accuracy on the test points;
+balanced accuracy on the training points (exactly, by dynamic programming over the cut points
+where the class changes along the latent; over ``threshold_candidates`` quantiles when those are
+more), and scored by balanced accuracy on the test points;
 latents with variance <= 1e-12 score 0 (the paper's inactive latents).
 """
 
@@ -132,9 +133,16 @@ def _svm_accuracies(z: np.ndarray, y: np.ndarray, z_test: np.ndarray, y_test: np
 
 def _threshold_balanced_accuracy(x, y, x_test, y_test, num_candidates: int) -> float:
     classes, y_idx = np.unique(y, return_inverse=True)
+    y_idx = y_idx.ravel()
     c = len(classes)
-    # candidate cut points: quantiles of the training latent (unique), bins between them
-    cuts = np.unique(np.quantile(x, np.linspace(0, 1, num_candidates + 1)[1:-1]))
+    # candidate cut points: midpoints where the class changes along the sorted latent (the optimum
+    # uses only those) when there are at most num_candidates of them, else quantiles
+    order = np.argsort(x, kind="stable")
+    xs, ys = x[order], y_idx.ravel()[order]
+    change = (ys[1:] != ys[:-1]) & (xs[1:] > xs[:-1])
+    cuts = np.unique((xs[1:][change] + xs[:-1][change]) / 2)
+    if len(cuts) > num_candidates:
+        cuts = np.unique(np.quantile(x, np.linspace(0, 1, num_candidates + 1)[1:-1]))
     bins = np.searchsorted(cuts, x, side="right")
     nb = len(cuts) + 1
     w = 1.0 / (c * np.bincount(y_idx, minlength=c))  # balanced weights: sum_n w[y_n] [correct] = bal. acc
@@ -168,7 +176,7 @@ def _threshold_balanced_accuracy(x, y, x_test, y_test, num_candidates: int) -> f
 
 def sap_matrix(codes, factors, codes_test=None, factors_test=None, classifier: str = "svm",
                continuous_factors: bool = False, C: float = 0.01,
-               threshold_candidates: int = 64, svm_backend: str = "numpy") -> np.ndarray:
+               threshold_candidates: int = 256, svm_backend: str = "numpy") -> np.ndarray:
     """The (d, K) score matrix of single-latent predictors (see the module docstring)."""
     if classifier not in ("svm", "threshold"):
         raise ValueError(f"classifier must be 'svm' (disentanglement_lib) or 'threshold' (paper), got {classifier!r}")
@@ -209,13 +217,14 @@ def sap_matrix(codes, factors, codes_test=None, factors_test=None, classifier: s
 
 def sap(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray | None = None,
         factors_test: np.ndarray | None = None, classifier: str = "svm", continuous_factors: bool = False,
-        C: float = 0.01, threshold_candidates: int = 64, svm_backend: str = "numpy") -> dict[str, float]:
+        C: float = 0.01, threshold_candidates: int = 256, svm_backend: str = "numpy") -> dict[str, float]:
     """SAP score of codes (N, d) for factor classes (N, K), scored on the test points.
 
     Defaults (disentanglement_lib): ``classifier="svm"`` (LinearSVC, ``C=0.01``, balanced class
     weights, plain test accuracy), ``continuous_factors=False``; 10,000 train / 5,000 test points
     in the suite. ``classifier="threshold"`` is the paper's balanced-accuracy threshold classifier
-    (``threshold_candidates=64`` quantile cut points). ``svm_backend="numpy"`` (default) solves
+    (cut points where the class changes along the latent, or ``threshold_candidates=256``
+    quantiles when there are more). ``svm_backend="numpy"`` (default) solves
     the LinearSVC problems of all latents at once (same optimum as liblinear, to its tolerance;
     tested against sklearn); ``"sklearn"`` calls ``LinearSVC`` d * K times as the reference. Factors constant in the training sample are
     skipped with a warning. With a single latent the second-best score is taken as 0.

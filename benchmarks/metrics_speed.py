@@ -1,0 +1,70 @@
+"""Wall and CPU time of the metric suite on a trained beta-VAE on dSprites, reference defaults.
+
+    python benchmarks/metrics_speed.py --run RUN_DIR [--metrics all] [--out metrics_speed.jsonl]
+
+RUN_DIR is an ``untwine train`` run (e.g. ``untwine train --method beta_vae --dataset dsprites
+--steps 300 --out RUN_DIR``); without ``--run`` an untrained conv beta-VAE is used (and said
+so). Each metric is timed inside one ``evaluate`` call sharing the code table, so the encoder
+cost lands on the first metric that needs the images; ``encode`` seconds are reported apart.
+Compare with disent's ``../shared/anchors/disent/bench_metrics.py`` run on the same machine at
+the same time; ``cpu_share`` (process CPU / wall, per core) below ~0.85 means other load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+
+import torch
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--run", default=None, help="untwine run directory with a trained beta-VAE on dSprites")
+    p.add_argument("--metrics", default="mig,sap,dci,irs,modularity,unsupervised,beta_vae_score,factor_vae_score")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--batch-size", type=int, default=256)
+    p.add_argument("--option", action="append", default=[], metavar="METRIC.KEY=VALUE",
+                   help="per-metric option, e.g. dci.backend=sklearn")
+    p.add_argument("--out", default="metrics_speed.jsonl")
+    a = p.parse_args()
+
+    from untwine.metrics import evaluate, format_table, metric_environment
+
+    if a.run:
+        from untwine.train import load_run
+
+        run = load_run(a.run, device="cpu")
+        model, dataset, what = run.method, run.dataset, f"trained run {a.run}"
+    else:
+        from untwine.data import get_dataset
+        from untwine.methods import build_method
+
+        dataset = get_dataset("dsprites")
+        torch.manual_seed(0)
+        model = build_method("beta_vae", dataset.image_shape)
+        what = "untrained conv beta-VAE (no run given)"
+    options: dict[str, dict] = {}
+    for item in a.option:
+        key, value = item.split("=", 1)
+        metric, opt = key.split(".", 1)
+        options.setdefault(metric, {})[opt] = json.loads(value) if value[:1] in "0123456789[{-tfn" else value
+    timings: dict[str, float] = {}
+    c0, t0, load0 = time.process_time(), time.perf_counter(), os.getloadavg()[0]
+    scores = evaluate(model, dataset, metrics=a.metrics.split(","), seed=a.seed, batch_size=a.batch_size,
+                      options=options, timings=timings)
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    result = dict(model=what, dataset=repr(dataset), metrics=a.metrics, options=options, seconds_total=round(wall, 2),
+                  process_cpu_s=round(cpu, 1), cpu_share=round(cpu / wall / max(1, torch.get_num_threads()), 2),
+                  torch_threads=torch.get_num_threads(), loadavg_1m_before=round(load0, 2),
+                  timings={k: round(v, 2) for k, v in timings.items()}, scores=scores, environment=metric_environment())
+    print(format_table(scores))
+    print(json.dumps({k: v for k, v in result.items() if k != "scores"}, indent=1))
+    with open(a.out, "a") as f:
+        f.write(json.dumps(result) + "\n")
+
+
+if __name__ == "__main__":
+    main()
