@@ -16,10 +16,13 @@ Backends:
 * ``"sklearn"``: the reference -- ``sklearn.ensemble.GradientBoostingClassifier()`` with its
   defaults (100 stages, learning rate 0.1, depth 3, friedman_mse, log-loss) and impurity
   importances. Exact but slow (K fits of sum_k C_k trees each).
-* ``"lightgbm"`` (default): the same model family and size in LightGBM (100 rounds, learning
-  rate 0.1, depth 3 / 8 leaves, 1 sample per leaf, no regularisation, features binned into
-  ``max_bin=255``), gain importances. Much faster; its scores agree with the sklearn backend
-  within 0.02 on the test fixtures (``tests/test_metrics_dci.py``).
+* ``"lightgbm"`` (default): sklearn's boosting algorithm (log-prior initial scores, one
+  least-squares tree per class on the negative gradient, sklearn's Newton leaf values
+  ``(K-1)/K * sum(y - p) / sum(p (1 - p))``, learning rate 0.1, 100 stages, depth 3) with the
+  trees' splits found by LightGBM (hessian 1, so its gain is sklearn's squared-error reduction;
+  every distinct float32 value its own bin, so the candidate splits are sklearn's). Importances
+  are the total split gains, normalised. About 5x less CPU than the sklearn backend; the scores
+  agree with it (and with disent 0.8.0) within 0.003 on the test fixtures (tolerance 0.02).
 """
 
 from __future__ import annotations

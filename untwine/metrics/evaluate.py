@@ -131,6 +131,10 @@ def evaluate(
         timings: if given, filled with seconds per metric (and ``"encode"``, the encoder share).
         device: where images are encoded (default: the model's device).
 
+    Factors with a single class (dSprites' colour) are dropped before the array metrics and never
+    chosen by the sampling metrics, as in the reference (so ``group_mig``'s ``factor_groups``
+    lists the varying factors only).
+
     Keys are ``name`` for single-score metrics (``mig``, ``sap``) and ``name.score`` otherwise
     (``dci.disentanglement``, ``factor_vae_score.eval_accuracy``). Versions of the libraries the
     scores depend on come from :func:`metric_environment`.
