@@ -319,7 +319,11 @@ def _progress(enabled: bool, start: int, total: int):
         return None
     from tqdm.auto import tqdm
 
-    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, leave=True)
+    import sys
+
+    # redraw at most once a second when the output is a log file rather than a terminal
+    interval = 0.1 if sys.stderr.isatty() else 1.0
+    return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, leave=True, mininterval=interval)
 
 
 def load_run(run_dir: str | Path, device: str = "cpu", dataset: GroundTruthDataset | None = None) -> RunResult:
