@@ -25,7 +25,8 @@ import yaml
 from untwine.data import get_dataset
 from untwine.io import atomic_write_json, atomic_write_text
 from untwine.metrics.polar import polar_cartesian_mse, summarize_scores
-from untwine.train import TrainConfig, load_run, train
+from untwine.experiments.runs import train_or_continue as train_run
+from untwine.train import TrainConfig, load_run
 
 HERE = Path(__file__).resolve().parent
 PAPER = {  # seed 001 Table 1 (polar MSE over 50 seeds): lowest, mean, mean of best 10%
@@ -33,23 +34,6 @@ PAPER = {  # seed 001 Table 1 (polar MSE over 50 seeds): lowest, mean, mean of b
     "wela_p2": (83.47, 255.28, 94.30),
     "wela_p3": (40.28, 824.88, 295.24),
 }
-
-
-def train_run(config: TrainConfig, run_dir: Path, dataset):
-    """Train ``config`` into ``run_dir``, continuing an existing (shorter) run; returns the result and
-    the total training seconds of the run (kept in ``train_seconds.json`` across continuations)."""
-    t_path = run_dir / "train_seconds.json"
-    before = json.loads(t_path.read_text())["seconds"] if t_path.is_file() else 0.0
-    scalars = run_dir / "logs" / "scalars.jsonl"
-    done = json.loads(scalars.read_text().splitlines()[-1])["step"] if scalars.is_file() and scalars.read_text().strip() else 0
-    ckpt = (run_dir / "checkpoints" / "last.pt").is_file()
-    if ckpt and done >= config.steps:  # finished: load it (its config may predate newer TrainConfig fields)
-        return load_run(run_dir, dataset=dataset), before
-    t0 = time.perf_counter()
-    res = train(config, run_dir, resume=ckpt, progress=False, dataset=dataset)
-    total = before + time.perf_counter() - t0
-    atomic_write_json(t_path, {"seconds": total, "steps": config.steps})
-    return res, total
 
 
 @torch.no_grad()
@@ -108,8 +92,6 @@ def run_one(model: dict, seed: int, cfg: dict, dataset, out: Path) -> dict:
 @torch.no_grad()
 def model_panel(fig, gs, method, dataset, codes: np.ndarray, title: str) -> None:
     """Reconstructions + traversals in [-3, 3] (left) and positional heat maps per channel (right)."""
-    import matplotlib.pyplot as plt
-
     d = codes.shape[1]
     picks = np.array([64 * 8 + 8, 64 * 32 + 32, 64 * 56 + 20, 64 * 20 + 56])  # a few positions
     values = np.linspace(-3, 3, 7)
