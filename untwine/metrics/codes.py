@@ -86,6 +86,8 @@ class CodeTable:
                     x = images[i:i + self.batch_size]
                     if self.device is not None:
                         x = x.to(self.device)
+                    if x.ndim == 4:  # same values; lets a channels-last conv model skip a layout copy
+                        x = x.contiguous(memory_format=torch.channels_last)
                     out.append(_to_numpy(self.encode_fn(x)))
         finally:
             if self.model is not None and was_training:
