@@ -133,7 +133,7 @@ def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed:
     env = getattr(M, "metric_environment", None)
     if env is not None:
         merged["environment"] = env()
-    merged["evaluated_at_step"] = json.loads(json.dumps(run.history[-1]["step"])) if run.history else None
+    merged["evaluated_at_step"] = run.history[-1]["step"] if run.history else None
     atomic_write_json(path, merged)
     return merged
 

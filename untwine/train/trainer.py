@@ -62,6 +62,8 @@ def build_run(config: TrainConfig, dataset: GroundTruthDataset | None = None) ->
     torch.manual_seed(config.seed)
     cls = get_method_class(config.method)
     method = cls(config.method_hparams(), dataset.image_shape)
+    if config.channels_last:  # same values; on CPU conv training ~1.1x and encoding ~2x faster
+        method.to(memory_format=torch.channels_last)
     method.bind_dataset(dataset)
     return method, dataset
 
@@ -173,8 +175,6 @@ def train(
     device = resolve_device(config.device)
     method, dataset = build_run(config, dataset)
     method.to(device)
-    if config.channels_last:
-        method.to(memory_format=torch.channels_last)
     dataset = dataset.to(device) if device.type == "cuda" else dataset
     specs = method.optimizers()
     _check_disjoint(specs)
@@ -337,6 +337,4 @@ def load_run(run_dir: str | Path, device: str = "cpu", dataset: GroundTruthDatas
     method, dataset = build_run(config, dataset)
     method.load_state_dict(state["model"])
     method.to(device).eval()
-    if config.channels_last:  # as in training: about 2x faster conv encoding on CPU, same values
-        method.to(memory_format=torch.channels_last)
     return RunResult(run_dir, method, dataset, config, _read_history(run_dir / SCALARS))
