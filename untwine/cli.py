@@ -119,14 +119,15 @@ def _metric_names(text: str) -> list[str] | str:
     return "all" if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
 
 
-def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed: int = 0, device: str = "cpu") -> dict[str, Any]:
+def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed: int = 0, device: str = "cpu",
+                 fast_encoder: bool | None = None) -> dict[str, Any]:
     """Evaluate a run directory and merge the scores into its metrics.json (written atomically)."""
     from . import metrics as M
     from .io import atomic_write_json
     from .train import load_run
 
     run = load_run(run_dir, device=device)
-    scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed)
+    scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder)
     path = Path(run_dir) / "metrics.json"
     merged = json.loads(path.read_text()) if path.is_file() else {}
     merged.update(scores)
@@ -152,8 +153,11 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
     p.add_argument("--metrics", default="mig", help="comma-separated metric names, or 'all' (default: mig)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--device", default="cpu")
+    p.add_argument("--eager-encoder", action="store_true",
+                   help="encode with the model as it is, not its frozen TorchScript trace (CPU only; see untwine.metrics.codes)")
     args = p.parse_args(argv)
-    scores = evaluate_run(args.run_dir, _metric_names(args.metrics), args.seed, args.device)
+    scores = evaluate_run(args.run_dir, _metric_names(args.metrics), args.seed, args.device,
+                          fast_encoder=False if args.eager_encoder else None)
     print(f"metrics of {args.run_dir} (written to metrics.json):")
     _print_table(scores)
     return 0

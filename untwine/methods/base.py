@@ -150,6 +150,9 @@ class Method(nn.Module):
     name: ClassVar[str] = "method"
     Hyperparameters: ClassVar[type[Hyperparameters]] = Hyperparameters
     batch_kind: ClassVar[str] = "images"
+    # ``encode(x)`` is tensor code only (no data-dependent Python), so evaluation may run it as a
+    # frozen TorchScript trace (untwine.metrics.codes.inference_encoder, checked against eager)
+    encode_is_traceable: ClassVar[bool] = False
 
     def __init__(self, hparams: Hyperparameters, image_shape: Sequence[int]):
         super().__init__()
@@ -213,6 +216,8 @@ class GaussianVAE(Method):
 
     Subclasses write their objective in ``training_step`` from :meth:`forward_terms`.
     """
+
+    encode_is_traceable = True
 
     def __init__(self, hparams: Hyperparameters, image_shape: Sequence[int], encoder_extra_inputs: int = 0):
         super().__init__(hparams, image_shape)

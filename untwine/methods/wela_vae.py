@@ -135,6 +135,10 @@ class WeLaVAE(TCMixin, GaussianVAE):
             return self.head(self.encoder(x, self._check_labels(labels, x.shape[0])))
         return self.head(self.encoder(x))
 
+    @property
+    def encode_is_traceable(self) -> bool:  # type: ignore[override]
+        return not self.hparams.label_encoder  # with the label encoder, encode needs the labels
+
     def encode(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> torch.Tensor:
         return self.posterior(self.prepare(x), labels)[0]
 

@@ -7,11 +7,19 @@ flat image indices; the table keeps one code per index, encodes only indices it 
 indexing. Metrics of one evaluation share the table, so the 10,000 training points that MIG,
 SAP, DCI, IRS and modularity all draw are encoded once. Datasets where several images share a
 class vector (labelled collections) are encoded per request, drawing the image with ``rng``.
+
+On the CPU a model's ``encode`` is by default run as a frozen TorchScript trace
+(:func:`inference_encoder`): convolutions fused with their ReLU and weights prepacked for
+oneDNN, about 2.5x the eager throughput of the disentanglement_lib conv encoder. The trace is
+checked against the eager model on the first batch (codes equal within float32 rounding,
+max |difference| <= 1e-4 (1 + max |code|)) and dropped, with a warning, when it differs or the
+model cannot be traced. ``fast_encoder=False`` encodes eagerly.
 """
 
 from __future__ import annotations
 
 import time
+import warnings
 from typing import Any, Callable
 
 import numpy as np
@@ -42,6 +50,56 @@ def _to_numpy(codes: Any) -> np.ndarray:
     return codes
 
 
+class _EncodeMean(torch.nn.Module):
+    """``model.encode`` as a module returning one tensor (the mean of tuple outputs)."""
+
+    def __init__(self, model: torch.nn.Module):
+        super().__init__()
+        self.model = model
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.model.encode(x)
+        return out[0] if isinstance(out, (tuple, list)) else out
+
+
+def inference_encoder(model: torch.nn.Module, example: torch.Tensor, tolerance: float = 1e-4) -> EncodeFn | None:
+    """A frozen, inference-optimised TorchScript trace of ``model.encode`` for CPU batches like ``example``.
+
+    ``torch.jit.trace`` + ``torch.jit.optimize_for_inference`` (freezing; convolution + ReLU
+    fused; oneDNN weight layout). Returns None (with a warning) when the model cannot be traced,
+    the tracer warns (data-dependent Python code a trace would bake in), or the trace's codes
+    differ from eager ``encode`` by more than ``tolerance * (1 + max |code|)`` on ``example`` or
+    on ``example`` in reverse order. Use the returned function only for batches of
+    ``example``'s shape and dtype (a trace may fix shapes); the model must be in eval mode.
+    """
+    try:
+        with torch.no_grad(), warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", torch.jit.TracerWarning)
+            wrapped = _EncodeMean(model).eval()
+            traced = torch.jit.optimize_for_inference(torch.jit.freeze(torch.jit.trace(wrapped, example)))
+        tracer_warnings = [w for w in caught if issubclass(w.category, torch.jit.TracerWarning)]
+        if tracer_warnings:
+            message = str(tracer_warnings[0].message).strip().splitlines()[0]
+            raise RuntimeError(f"the trace may be wrong for other inputs: {message}")
+        with torch.no_grad():
+            error, scale = 0.0, 0.0
+            for x in (example, example.flip(0)):
+                reference, fast = _to_numpy(wrapped(x)), _to_numpy(traced(x))
+                if fast.shape != reference.shape:
+                    raise RuntimeError(f"shape {fast.shape} instead of {reference.shape}")
+                error = max(error, float(np.max(np.abs(fast - reference), initial=0.0)))
+                scale = max(scale, float(np.max(np.abs(reference), initial=0.0)))
+    except Exception as err:  # noqa: BLE001 - any tracing failure means: encode eagerly
+        reason = str(err).strip().splitlines()[0][:200] if str(err).strip() else ""
+        warnings.warn(f"fast encoder unavailable ({type(err).__name__}: {reason}); encoding eagerly", stacklevel=2)
+        return None
+    if error > tolerance * (1.0 + scale):
+        warnings.warn(f"fast encoder disagrees with the model (max difference {error:.3g}); encoding eagerly",
+                      stacklevel=2)
+        return None
+    return traced
+
+
 class CodeTable:
     """Lazily filled table of codes for the images of ``dataset``.
 
@@ -50,27 +108,43 @@ class CodeTable:
             (N, d) (tensor or array). Called under ``torch.inference_mode``; an ``nn.Module``
             model is put in eval mode while encoding and restored afterwards.
         dataset: the ground-truth dataset.
-        batch_size: images per ``encode`` call.
+        batch_size: images per ``encode`` call (default 128 on the CPU, where the fused encoder
+            is fastest at 64-128, and 1024 on accelerators).
         device: where the images go before encoding (default: the model's device, else CPU).
+        fast_encoder: on the CPU, encode full batches with :func:`inference_encoder` (checked
+            against the model; falls back to eager). ``None`` (default): for models whose
+            ``encode_is_traceable`` attribute is true (untwine's methods: tensor-only encoders);
+            ``True``: for any ``nn.Module``; ``False``: never.
     """
 
-    def __init__(self, encode: Any, dataset: GroundTruthDataset, batch_size: int = 256,
-                 device: torch.device | str | None = None):
-        if batch_size < 1:
+    def __init__(self, encode: Any, dataset: GroundTruthDataset, batch_size: int | None = None,
+                 device: torch.device | str | None = None, fast_encoder: bool | None = None):
+        if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.model = encode if isinstance(encode, torch.nn.Module) else None
         self.encode_fn = as_encode_fn(encode)
         self.dataset = dataset
-        self.batch_size = int(batch_size)
         if device is None and self.model is not None:
             p = next(iter(self.model.parameters()), None)
             device = p.device if p is not None else None
         self.device = torch.device(device) if device is not None else None
+        on_cpu = self.device is None or self.device.type == "cpu"
+        self.batch_size = int(batch_size) if batch_size is not None else (128 if on_cpu else 1024)
+        if fast_encoder is None:  # a model says its encode traces safely (untwine methods do)
+            fast_encoder = bool(getattr(self.model, "encode_is_traceable", False))
+        self.fast_encoder = bool(fast_encoder) and self.model is not None and on_cpu
+        self._fast: EncodeFn | None = None  # built on the first full batch
+        self._fast_checked = False
         self.grid = isinstance(dataset, FactorGridDataset)
         self._codes: np.ndarray | None = None  # (len(dataset), d) float64, grid datasets only
         self._known: np.ndarray | None = None
         self.num_encoded = 0  # images passed through the encoder
         self.encode_seconds = 0.0
+
+    @property
+    def uses_fast_encoder(self) -> bool:
+        """Whether full batches went through the checked TorchScript trace (known after the first)."""
+        return self._fast is not None
 
     # ---- encoding ----------------------------------------------------------------------------
     def encode_images(self, images: torch.Tensor) -> np.ndarray:
@@ -81,14 +155,20 @@ class CodeTable:
         if self.model is not None:
             self.model.eval()
         try:
-            with torch.inference_mode():
-                for i in range(0, images.shape[0], self.batch_size):
-                    x = images[i:i + self.batch_size]
-                    if self.device is not None:
-                        x = x.to(self.device)
-                    if x.ndim == 4:  # same values; lets a channels-last conv model skip a layout copy
-                        x = x.contiguous(memory_format=torch.channels_last)
-                    out.append(_to_numpy(self.encode_fn(x)))
+            for i in range(0, images.shape[0], self.batch_size):
+                x = images[i:i + self.batch_size]
+                if self.device is not None:
+                    x = x.to(self.device)
+                if x.ndim == 4:  # same values; lets a channels-last conv model skip a layout copy
+                    x = x.contiguous(memory_format=torch.channels_last)
+                fn = self.encode_fn
+                if self.fast_encoder and x.shape[0] == self.batch_size:
+                    if not self._fast_checked:  # traced outside inference mode, once
+                        self._fast_checked = True
+                        self._fast = inference_encoder(self.model, x)
+                    fn = self._fast or fn
+                with torch.inference_mode():
+                    out.append(_to_numpy(fn(x)))
         finally:
             if self.model is not None and was_training:
                 self.model.train()

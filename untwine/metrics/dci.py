@@ -19,13 +19,21 @@ Backends:
 * ``"lightgbm"`` (default): sklearn's boosting algorithm (log-prior initial scores, one
   least-squares tree per class on the negative gradient, sklearn's Newton leaf values
   ``(K-1)/K * sum(y - p) / sum(p (1 - p))``, learning rate 0.1, 100 stages, depth 3) with the
-  trees' splits found by LightGBM (hessian 1, so its gain is sklearn's squared-error reduction;
-  every distinct float32 value its own bin, so the candidate splits are sklearn's). Importances
-  are the total split gains, normalised. About 5x less CPU than the sklearn backend; the scores
-  agree with it (and with disent 0.8.0) within 0.003 on the test fixtures (tolerance 0.02).
+  trees' splits found by LightGBM (hessian 1, so its gain is sklearn's squared-error reduction)
+  and sklearn's leaf values written into LightGBM's trees. By default (``max_bin=None``)
+  every distinct float32 value is its own bin, so the candidate splits are exactly sklearn's.
+  An int ``max_bin`` searches that many quantile bins per latent instead: 255 is ~4x faster
+  but moved D and C by up to 0.05 on a noisy fixture (``benchmarks/dci_agreement.py``), so
+  it is not the default. Importances are the total split gains, normalised. The factors' classifiers are
+  fitted in parallel threads (``n_jobs``), the largest first. On the fixtures of
+  ``benchmarks/dci_agreement.py`` and the disent test vectors the four scores agree with the
+  sklearn backend within 0.003 (the tests hold them to 0.02).
 """
 
 from __future__ import annotations
+
+import os
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 
@@ -72,8 +80,8 @@ def _fit_lightgbm(x, y, x_test, seed, max_bin=None, learning_rate=0.1, n_estimat
     1, so its split gain is sklearn's squared-error reduction); the leaf values are then
     replaced by sklearn's Newton step ``(K-1)/K * sum(y - p) / sum(p (1 - p))`` (binary:
     without the (K-1)/K factor), times the learning rate. Initial scores are the log class
-    priors. Inputs are rounded to float32 as sklearn does; every distinct value is its own bin
-    (``max_bin=None``), so the candidate splits are sklearn's. Importances: total split gain
+    priors. Inputs are rounded to float32 as sklearn does; ``max_bin=None`` makes every distinct
+    value its own bin, so the candidate splits are sklearn's. Importances: total split gain
     per feature, normalised (sklearn's impurity importances).
     """
     import lightgbm as lgb
@@ -116,89 +124,96 @@ def _fit_lightgbm(x, y, x_test, seed, max_bin=None, learning_rate=0.1, n_estimat
                   boost_from_average=False)
     data = lgb.Dataset(x, label=yi.astype(np.float64),
                        params={"max_bin": bins, "min_data_in_bin": 1, "verbosity": -1, "num_threads": 1})
-    booster = lgb.Booster(params=params, train_set=data)
+    # LightGBM refuses codes without a varying latent; sklearn then fits single-leaf trees
+    booster = lgb.Booster(params=params, train_set=data) if np.ptp(x, axis=0).max(initial=0.0) > 0 else None
     factor = (nc - 1) / nc if nc > 2 else 1.0
-    trees = []  # (feature, threshold, left, right, value) per tree; our leaf values, not LightGBM's
+    offset = np.zeros(nt)  # Newton steps of stages where LightGBM grew no tree at all (constant codes)
     for it in range(n_estimators):
-        booster.update(fobj=objective)
+        if booster is None:
+            before, state["p"] = 0, proba(raw)
+        else:
+            before = booster.num_trees()
+            booster.update(fobj=objective)
         p = state["p"]
         resid = onehot - p  # y - p, as sklearn's neg_gradient
         hess = p * (1 - p)
-        dumped = booster.dump_model(start_iteration=it, num_iteration=1)["tree_info"]
+        grown = 0 if booster is None else booster.num_trees() - before
+        if grown == 0:  # no split anywhere: sklearn still adds a single-leaf tree per class
+            den = hess.sum(0)
+            val = np.where(np.abs(den) < 1e-150, 0.0, resid.sum(0) * factor / np.where(den == 0, 1.0, den))
+            offset += val * learning_rate
+            raw += val * learning_rate
+            continue
+        # leaf of every training row in this stage's trees (LightGBM's leaf numbering), then
+        # sklearn's Newton leaf values written back into the trees, so LightGBM predicts with them
+        leaves = booster.predict(x, start_iteration=booster.current_iteration() - 1, num_iteration=1,
+                                 pred_leaf=True).reshape(n, nt).astype(np.int64)
         for k in range(nt):
-            tree = _flatten_tree(dumped[k]["tree_structure"])
-            leaf = _apply_tree(tree, x)
-            nl = len(tree[0])
+            leaf = leaves[:, k]
+            nl = int(leaf.max()) + 1
             num = np.bincount(leaf, resid[:, k], nl) * factor
             den = np.bincount(leaf, hess[:, k], nl)
             val = np.where(np.abs(den) < 1e-150, 0.0, num / np.where(den == 0, 1.0, den)) * learning_rate
-            trees.append((k, tree, val))
+            tree_id = before + k
+            for j in range(nl):
+                booster.set_leaf_output(tree_id, j, float(val[j]))
             raw[:, k] += val[leaf]
-    imp = booster.feature_importance(importance_type="gain").astype(np.float64)
+    imp = (booster.feature_importance(importance_type="gain").astype(np.float64) if booster is not None
+           else np.zeros(x.shape[1]))
     imp = imp / imp.sum() if imp.sum() > 0 else imp
 
     def predict(a):
-        r = np.tile(init, (len(a), 1))
-        for k, tree, val in trees:
-            r[:, k] += val[_apply_tree(tree, a)]
+        if booster is None or booster.num_trees() == 0:
+            r = np.tile(init + offset, (len(a), 1))
+        else:
+            r = booster.predict(a, raw_score=True).reshape(len(a), nt) + init + offset
         return classes[(r[:, 0] > 0).astype(np.int64)] if nc == 2 else classes[r.argmax(1)]
 
     return imp, classes[(raw[:, 0] > 0).astype(np.int64)] if nc == 2 else classes[raw.argmax(1)], predict(x_test)
 
 
-def _flatten_tree(root: dict) -> tuple[np.ndarray, ...]:
-    """A dumped LightGBM tree as arrays (feature, threshold, left, right); leaves have feature -1."""
-    feat, thr, left, right = [], [], [], []
-
-    def visit(node) -> int:
-        i = len(feat)
-        feat.append(-1)
-        thr.append(0.0)
-        left.append(-1)
-        right.append(-1)
-        if "leaf_index" not in node and "split_feature" in node:
-            if node.get("decision_type", "<=") != "<=":
-                raise ValueError("unexpected LightGBM split type")
-            feat[i], thr[i] = int(node["split_feature"]), float(node["threshold"])
-            left[i] = visit(node["left_child"])
-            right[i] = visit(node["right_child"])
-        return i
-
-    visit(root)
-    return np.array(feat), np.array(thr), np.array(left), np.array(right)
-
-
-def _apply_tree(tree: tuple[np.ndarray, ...], x: np.ndarray) -> np.ndarray:
-    """Node index of the leaf each row of x falls into (vectorised over rows)."""
-    feat, thr, left, right = tree
-    node = np.zeros(len(x), dtype=np.int64)
-    rows = np.arange(len(x))
-    while True:
-        f = feat[node]
-        inner = f >= 0
-        if not inner.any():
-            return node
-        go_left = x[rows, np.maximum(f, 0)] <= thr[node]
-        node = np.where(inner, np.where(go_left, left[node], right[node]), node)
+def _cpu_count() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
 
 
 def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lightgbm", seed: int = 0,
-                   max_bin: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Importance matrix (d, K) and per-factor train / test accuracies (K,), (K,)."""
+                   max_bin: int | None = None, n_jobs: int | None = None
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Importance matrix (d, K) and per-factor train / test accuracies (K,), (K,).
+
+    The K classifiers are fitted in ``n_jobs`` threads (default: the CPUs this process may use);
+    each fit is single-threaded and seeded, so the result does not depend on ``n_jobs``.
+    """
     if backend not in ("lightgbm", "sklearn"):
         raise ValueError(f"backend must be 'lightgbm' (fast) or 'sklearn' (reference), got {backend!r}")
+    if not (max_bin is None or (isinstance(max_bin, int) and not isinstance(max_bin, bool) and max_bin >= 2)):
+        raise ValueError(f"max_bin must be None (every distinct value its own bin: sklearn's splits) or an "
+                         f"int >= 2, got {max_bin!r}")
     z, y = check_pair(codes, factors)
     z_te, y_te = check_pair(codes_test, factors_test, min_samples=1)
     if z_te.shape[1] != z.shape[1] or y_te.shape[1] != y.shape[1]:
         raise ValueError(f"train and test shapes differ: codes {z.shape} vs {z_te.shape}, factors {y.shape} vs {y_te.shape}")
     d, k = z.shape[1], y.shape[1]
+
+    def fit(j: int):
+        if backend == "sklearn":
+            return _fit_sklearn(z, y[:, j], z_te, seed)
+        return _fit_lightgbm(z, y[:, j], z_te, seed, max_bin)
+
+    workers = max(1, min(k, n_jobs or _cpu_count()))
+    if workers == 1:
+        fits = [fit(j) for j in range(k)]
+    else:  # LightGBM and sklearn's tree builders release the GIL; most classes (trees) first
+        order = sorted(range(k), key=lambda j: -len(np.unique(y[:, j])))
+        with ThreadPoolExecutor(workers) as pool:
+            done = dict(zip(order, pool.map(fit, order)))
+        fits = [done[j] for j in range(k)]
     r = np.zeros((d, k))
     acc_tr, acc_te = np.zeros(k), np.zeros(k)
-    for j in range(k):
-        if backend == "sklearn":
-            imp, p_tr, p_te = _fit_sklearn(z, y[:, j], z_te, seed)
-        else:
-            imp, p_tr, p_te = _fit_lightgbm(z, y[:, j], z_te, seed, max_bin)
+    for j, (imp, p_tr, p_te) in enumerate(fits):
         r[:, j] = imp
         acc_tr[j] = np.mean(p_tr == y[:, j])
         acc_te[j] = np.mean(p_te == y_te[:, j])
@@ -206,12 +221,15 @@ def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lig
 
 
 def dci(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_test: np.ndarray,
-        backend: str = "lightgbm", seed: int = 0, max_bin: int | None = None) -> dict[str, float]:
+        backend: str = "lightgbm", seed: int = 0, max_bin: int | None = None,
+        n_jobs: int | None = None) -> dict[str, float]:
     """DCI scores of codes (N, d) for factor classes (N, K), informativeness on the test points.
 
     Defaults (disentanglement_lib ``dci.py`` / ``dci.gin``): 10,000 train / 5,000 test points in
     the suite; GBT classifiers of sklearn's default size (see the module docstring);
     ``backend="lightgbm"`` (fast, agrees within 0.02) or ``"sklearn"`` (the reference);
+    ``max_bin=None`` (LightGBM backend: every distinct value a split candidate, as sklearn; an
+    int: that many quantile bins, faster, approximate); ``n_jobs`` threads over factors (default: all CPUs);
     ``seed`` seeds the classifiers. Factors constant in the training sample are skipped with a
     warning (a classifier needs two classes).
 
@@ -220,6 +238,6 @@ def dci(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_
     z, y = check_pair(codes, factors)
     keep = varying_factors(y, "dci")
     r, acc_tr, acc_te = dci_importance(z, y[:, keep], codes_test, np.asarray(factors_test)[:, keep],
-                                       backend, seed, max_bin)
+                                       backend, seed, max_bin, n_jobs)
     return {"disentanglement": disentanglement(r), "completeness": completeness(r),
             "informativeness_train": float(acc_tr.mean()), "informativeness_test": float(acc_te.mean())}

@@ -110,10 +110,11 @@ def evaluate(
     dataset: GroundTruthDataset,
     metrics: str | Iterable[str] = ("mig",),
     seed: int = 0,
-    batch_size: int = 256,
+    batch_size: int | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
     timings: dict[str, float] | None = None,
     device: torch.device | str | None = None,
+    fast_encoder: bool | None = None,
 ) -> dict[str, float]:
     """Compute ``metrics`` for a model on ``dataset``; returns one flat dict of named scores.
 
@@ -125,11 +126,15 @@ def evaluate(
         metrics: names from :func:`available_metrics`, a comma-separated string, or ``"all"``
             (every metric that needs no extra option; ``group_mig`` needs its group assignment).
         seed: the seed of every metric's random state (disentanglement_lib ``random_seed = 0``).
-        batch_size: images per encoder call.
+        batch_size: images per encoder call (default: 128 on the CPU, 1024 on accelerators).
         options: per-metric keyword options, e.g. ``{"sap": {"classifier": "threshold"},
             "dci": {"backend": "sklearn"}}``; ``num_train`` / ``num_test`` override the sample sizes.
         timings: if given, filled with seconds per metric (and ``"encode"``, the encoder share).
         device: where images are encoded (default: the model's device).
+        fast_encoder: on the CPU, encode with a frozen TorchScript trace of the model, checked
+            against it (:func:`~untwine.metrics.codes.inference_encoder`): None (default) for
+            models that declare ``encode_is_traceable`` (untwine's methods), True for any
+            module, False never.
 
     Factors with a single class (dSprites' colour) are dropped before the array metrics and never
     chosen by the sampling metrics, as in the reference (so ``group_mig``'s ``factor_groups``
@@ -141,7 +146,7 @@ def evaluate(
     """
     options = {k: dict(v) for k, v in (options or {}).items()}
     names = _resolve(metrics, options)
-    table = encode if isinstance(encode, CodeTable) else CodeTable(encode, dataset, batch_size, device)
+    table = encode if isinstance(encode, CodeTable) else CodeTable(encode, dataset, batch_size, device, fast_encoder)
     results: dict[str, float] = {}
     samples: dict[tuple[int, int], tuple] = {}
     # factors with a single class (dSprites' colour) are no factors of variation (as the reference)
