@@ -8,12 +8,13 @@ indexing. Metrics of one evaluation share the table, so the 10,000 training poin
 SAP, DCI, IRS and modularity all draw are encoded once. Datasets where several images share a
 class vector (labelled collections) are encoded per request, drawing the image with ``rng``.
 
-On the CPU a model's ``encode`` is by default run as a frozen TorchScript trace
-(:func:`inference_encoder`): convolutions fused with their ReLU and weights prepacked for
-oneDNN, about 2.5x the eager throughput of the disentanglement_lib conv encoder. The trace is
-checked against the eager model on the first batch (codes equal within float32 rounding,
-max |difference| <= 1e-4 (1 + max |code|)) and dropped, with a warning, when it differs or the
-model cannot be traced. ``fast_encoder=False`` encodes eagerly.
+On the CPU the ``encode`` of a model that declares ``encode_is_traceable`` (untwine's VAE
+family) is by default run as a frozen TorchScript trace (:func:`inference_encoder`):
+convolutions fused with their ReLU and weights prepacked for oneDNN, about 2.5x the eager
+throughput of the disentanglement_lib conv encoder. The trace is checked against the eager
+model on the first batch (codes equal within float32 rounding, max |difference| <=
+1e-4 (1 + max |code|)) and dropped, with a warning, when it differs or the model cannot be
+traced. ``fast_encoder=False`` encodes eagerly; ``True`` tries any ``nn.Module``.
 """
 
 from __future__ import annotations
