@@ -24,8 +24,9 @@ Backends:
   every distinct float32 value is its own bin, so the candidate splits are exactly sklearn's.
   An int ``max_bin`` searches that many quantile bins per latent instead: 255 is ~4x faster
   but was 0.021-0.036 off sklearn on the four suite-size fixtures of
-  ``benchmarks/dci_agreement.py`` (and 0.05 on a small noisy one), so it is not the default. Importances are the total split gains, normalised. The factors' classifiers are
-  fitted in parallel threads (``n_jobs``), the largest first. On the fixtures of
+  ``benchmarks/dci_agreement.py`` (and 0.05 on a small noisy one), so it is not the default.
+  Importances are the total split gains, normalised. The factors' classifiers are fitted in
+  parallel threads (``n_jobs``), the largest first. On the fixtures of
   ``benchmarks/dci_agreement.py`` (10 latents, dSprites' factor sizes, 10,000 / 5,000 points)
   the four scores agree with the sklearn backend within 0.007, on the disent test vectors
   within 0.003 (the tests hold them to 0.02); the fit is ~7x faster (26 s vs 190 s).
