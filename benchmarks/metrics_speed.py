@@ -8,8 +8,11 @@ RUN_DIR is an ``untwine train`` run (e.g. ``untwine train --method beta_vae --da
 so). ``--npz`` runs the suite on the data of disent's metric anchor instead (dumped by
 ``benchmarks/disent_dump_xyobject.py``: XYObjectData, 75,000 images 64x64x3), after training
 untwine's beta-VAE on it as disent's ``bench_metrics.py`` trains its model (beta 4, Adam 1e-3,
-batch 64, 300 steps), for a same-data comparison. Each metric is timed in turn with one shared code table (as inside one ``evaluate`` call), so the encoder
-cost lands on the first metric that needs the images; ``encode`` seconds are reported apart.
+batch 64, 300 steps), for a same-data comparison.
+
+Each metric is timed in turn with one shared code table (as inside one ``evaluate`` call), so
+the encoder cost lands on the first metric that needs the images; ``encode`` seconds are
+reported apart.
 Compare with disent's ``../shared/anchors/disent/bench_metrics.py`` run on the same machine at
 the same time; ``cpu_share`` (process CPU / wall, per core) below ~0.85 means other load.
 """
