@@ -58,6 +58,13 @@ def test_train_resume_traverse_report(capsys, tmp_path):
     assert code == 0 and (r / "traversal.png").stat().st_size > 1000
     code, out, _ = run(capsys, "report", str(r))
     assert code == 0 and "<img" in (r / "report.html").read_text()
+    # evaluation with the model's frozen trace (default) and eagerly: the same score up to rounding
+    code, out, _ = run(capsys, "evaluate", str(r), "--metrics", "mig")
+    fast = json.loads((r / "metrics.json").read_text())["mig"]
+    code2, out2, _ = run(capsys, "evaluate", str(r), "--metrics", "mig", "--eager-encoder")
+    eager = json.loads((r / "metrics.json").read_text())["mig"]
+    assert code == code2 == 0 and "mig" in out2
+    assert eager == pytest.approx(fast, abs=1e-4)
 
 
 def test_resume_of_a_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):

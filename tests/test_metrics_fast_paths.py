@@ -105,6 +105,9 @@ def _dci_data(n, sizes=(3, 5, 2), seed=0):
 def test_dci_parallel_fits_change_nothing():
     data = _dci_data(600)
     assert dci(*data, n_jobs=1) == dci(*data, n_jobs=3)
+    for bad in (0, -1, 1.5, True):
+        with pytest.raises(ValueError, match="n_jobs"):
+            dci(*data, n_jobs=bad)
 
 
 def test_dci_bins_option():

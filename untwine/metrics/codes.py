@@ -173,7 +173,8 @@ class CodeTable:
                     if not self._fast_checked:  # traced outside inference mode, once
                         self._fast_checked = True
                         self._fast = inference_encoder(self.model, x)
-                    fn = self._fast or fn
+                    if self._fast is not None:
+                        fn = self._fast
                 with torch.inference_mode():
                     out.append(_to_numpy(fn(x)))
         finally:

@@ -191,6 +191,8 @@ def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lig
     """
     if backend not in ("lightgbm", "sklearn"):
         raise ValueError(f"backend must be 'lightgbm' (fast) or 'sklearn' (reference), got {backend!r}")
+    if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
+        raise ValueError(f"n_jobs must be None (all CPUs) or an int >= 1, got {n_jobs!r}")
     if not (max_bin is None or (isinstance(max_bin, int) and not isinstance(max_bin, bool) and max_bin >= 2)):
         raise ValueError(f"max_bin must be None (every distinct value its own bin: sklearn's splits) or an "
                          f"int >= 2, got {max_bin!r}")
