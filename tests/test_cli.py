@@ -23,8 +23,8 @@ def run(capsys, *argv):
     [
         (["--method", "nope"], "unknown method 'nope'"),
         (["--beta", "-1"], "beta must be >= 0"),
-        (["--steps", "0"], "steps must be a positive integer"),
-        (["--latent-dim", "0"], "latent_dim must be >= 1"),
+        (["--steps", "0"], "steps must be between 1 and"),
+        (["--latent-dim", "0"], "latent_dim must be between 1 and 4096"),
         (["--dataset", "mnits"], "unknown dataset 'mnits'"),
         (["--dataset-option", "path=/nonexistent/dsprites.npz"], "/nonexistent/dsprites.npz"),
         (["--dataset-option", "colour=1"], "takes no option"),

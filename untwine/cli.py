@@ -1,84 +1,150 @@
-"""The ``untwine`` command line: argument parsing only; the work happens in the library."""
+"""The ``untwine`` command line: argument parsing only; the work happens in the library.
+
+The flags of ``untwine train`` are generated from the records (:class:`untwine.train.TrainConfig`
+and the method's hyperparameters) by :func:`add_record_flags`, so each flag has the record's
+default, help, bounds and choices, and a bad value gives the record's one-line error (exit 2).
+"""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
+import difflib
+import errno
 import json
 import sys
+import types
+import typing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
 import yaml
+
+from .records import ConfigError, FieldSpec, Record, hp
 
 DEMO_STEPS = 2000
 DEMO_METRICS = "mig,sap,dci,irs,modularity,unsupervised"  # one shared table of 15,000 codes
 DEMO_LR = 5e-4  # 5x the method default: the demo must get somewhere within a few CPU minutes
 
 
-def _parse_value(text: str) -> Any:
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+class UsageError(ConfigError):
+    """A command line that argparse cannot read (unknown flag, missing value)."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse whose errors are one ``error:`` line (exit 2 from :func:`main`), with a did-you-mean."""
+
+    def error(self, message: str):  # type: ignore[override]
+        if message.startswith("unrecognized arguments:"):
+            flags = [s for s in self._option_string_actions if s.startswith("--")]
+            for word in message.split(":", 1)[1].split():
+                close = difflib.get_close_matches(word.split("=")[0], flags, n=1) if word.startswith("-") else []
+                if close:
+                    message += f" (did you mean {close[0]}?)"
+                    break
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+# ---- flags from records ------------------------------------------------------------------------
+def _shown(value: Any) -> str:
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, (tuple, list)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
+def _flag_help(spec: FieldSpec, default: Any) -> str:
+    text = f"{spec.help} (default: {_shown(default)})"
+    rng = spec.range_text()
+    if rng and spec.choices is None:  # choices show in the metavar
+        text += f" [{rng}]"
+    return text.replace("%", "%%")
+
+
+def add_record_flags(parser: argparse.ArgumentParser, record: type[Record], dest_prefix: str, title: str | None = None,
+                     skip: Sequence[str] = (), defaults: dict[str, Any] | None = None) -> list[str]:
+    """One ``--field-name`` flag per field of ``record`` (mapping fields and ``skip`` left out).
+
+    Help shows the default (``defaults`` overrides what is shown), bounds or choices. Values are
+    read by :meth:`FieldSpec.parse` (``1200,1200`` for tuples, ``none``/``auto`` for None) and
+    checked by the record itself, so a bad value gets the record's one-line error. A flag not
+    given leaves no attribute (see :func:`record_values`). Returns the field names with a flag.
+    """
+    group = parser.add_argument_group(title) if title else parser
+    names = []
+    for spec in record.field_specs():
+        if spec.name in skip or _is_dict(spec):
+            continue
+        flag = "--" + spec.name.replace("_", "-")
+        dest = dest_prefix + spec.name
+        shown = (defaults or {}).get(spec.name, spec.default)
+        if spec.base is bool and not spec.optional:
+            group.add_argument(flag, dest=dest, action=argparse.BooleanOptionalAction, default=argparse.SUPPRESS,
+                               help=_flag_help(spec, shown))
+        else:
+            group.add_argument(flag, dest=dest, type=spec.parse, metavar=spec.metavar(), default=argparse.SUPPRESS,
+                               help=_flag_help(spec, shown))
+        names.append(spec.name)
+    return names
+
+
+def _is_dict(spec: FieldSpec) -> bool:
+    """Mapping fields (hparams, dataset_options) have no flag of their own."""
+    hint = spec.base
+    parts = typing.get_args(hint) if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union else (hint,)
+    return any(p is dict or typing.get_origin(p) is dict for p in parts)
+
+
+def record_values(args: argparse.Namespace, record: type[Record], dest_prefix: str) -> dict[str, Any]:
+    """The values of the flags of ``record`` that were given (field name -> value)."""
+    given = vars(args)
+    return {s.name: given[dest_prefix + s.name] for s in record.field_specs() if dest_prefix + s.name in given}
 
 
 def _key_values(items: Sequence[str] | None, what: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for item in items or []:
         if "=" not in item:
-            raise ValueError(f"{what} must look like KEY=VALUE, got {item!r}")
+            raise ConfigError(f"{what} must look like KEY=VALUE, got {item!r}")
         k, v = item.split("=", 1)
-        out[k.strip().replace("-", "_")] = _parse_value(v)
+        try:
+            out[k.strip().replace("-", "_")] = yaml.safe_load(v)
+        except yaml.YAMLError:
+            out[k.strip().replace("-", "_")] = v
     return out
 
 
-def _add_method_flags(parser: argparse.ArgumentParser, method: str) -> list[str]:
-    """One flag per hyperparameter of ``method`` (from its record); returns the field names."""
+def _check_out_dir(out: str) -> None:
+    path = Path(out)
+    if path.exists() and not path.is_dir():
+        raise ConfigError(f"--out {out} is an existing file, not a run directory; choose another --out")
+
+
+# ---- train -------------------------------------------------------------------------------------
+def _train_parser(method: str) -> tuple[argparse.ArgumentParser, type[Record]]:
     from .methods import get_method_class
+    from .train import TrainConfig
 
     cls = get_method_class(method)
-    group = parser.add_argument_group(f"{cls.name} hyperparameters")
-    names = []
-    for f in dataclasses.fields(cls.Hyperparameters):
-        default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-        flag = "--" + f.name.replace("_", "-")
-        helptext = f"{f.metadata.get('help', '')} (default: {default})"
-        if isinstance(default, bool):
-            group.add_argument(flag, dest=f"hp_{f.name}", action=argparse.BooleanOptionalAction, default=None, help=helptext)
-        elif isinstance(default, tuple):
-            group.add_argument(flag, dest=f"hp_{f.name}", type=lambda s: [_parse_value(p) for p in s.split(",")], default=None, help=helptext)
-        else:
-            kind = type(default) if isinstance(default, (int, float, str)) else str
-            group.add_argument(flag, dest=f"hp_{f.name}", type=kind, default=None, choices=f.metadata.get("choices"), help=helptext)
-        names.append(f.name)
-    return names
-
-
-def _train_parser(method: str | None) -> tuple[argparse.ArgumentParser, list[str]]:
-    p = argparse.ArgumentParser(prog="untwine train", description="Train a method on a dataset into a run directory.")
+    p = _Parser(prog="untwine train", description="Train a method on a dataset into a run directory.")
     p.add_argument("--config", help="a config.yaml to start from (flags override it)")
-    p.add_argument("--method", default=None, help="method name (see `untwine list`); default beta_vae")
-    p.add_argument("--dataset", default=None, help="dataset name (see `untwine list`); default dsprites")
-    p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE", help="dataset option, e.g. path=/data/dsprites.npz")
-    p.add_argument("--steps", type=int, help="optimisation steps (default 1000)")
-    p.add_argument("--batch-size", type=int, help="batch size (default 64)")
-    p.add_argument("--seed", type=int, help="random seed (default 0)")
-    p.add_argument("--device", help="cpu, cuda or auto (default cpu)")
-    p.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (default 1000)")
-    p.add_argument("--log-every", type=int, help="steps between logged scalars (default 50)")
-    p.add_argument("--threads", type=int, help="torch threads (0 = default)")
     p.add_argument("--out", required=True, help="run directory (new, or existing with --resume)")
     p.add_argument("--resume", action="store_true", help="continue the run in --out from its last checkpoint")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
-    names = _add_method_flags(p, method) if method else []
-    return p, names
+    p.add_argument("--dataset-option", action="append", metavar="KEY=VALUE", help="dataset option, e.g. path=/data/dsprites.npz")
+    add_record_flags(p, TrainConfig, "cfg_", "run settings", defaults={"batch_size": cls.default_batch_size})
+    add_record_flags(p, cls.Hyperparameters, "hp_", f"{cls.name} hyperparameters")
+    return p, cls.Hyperparameters
 
 
 def cmd_train(argv: Sequence[str]) -> int:
+    from .methods import get_method_class
     from .train import TrainConfig, train
 
-    pre = argparse.ArgumentParser(add_help=False)
+    pre = _Parser(add_help=False, prog="untwine train")
     pre.add_argument("--method")
     pre.add_argument("--config")
     pre.add_argument("--out")
@@ -89,23 +155,18 @@ def cmd_train(argv: Sequence[str]) -> int:
         base = TrainConfig.from_yaml(known.config).to_dict()
     elif known.resume and known.out and (Path(known.out) / "config.yaml").is_file():
         base = TrainConfig.from_yaml(Path(known.out) / "config.yaml").to_dict()
-    method = known.method or base.get("method") or "beta_vae"
-    parser, names = _train_parser(method)
+    method = get_method_class(known.method or base.get("method") or TrainConfig().method).name
+    parser, hparams_record = _train_parser(method)
     args = parser.parse_args(argv)
     values = dict(base)
     if base.get("method") and base["method"] != method:
-        values["hparams"] = {}
+        values["hparams"] = {}  # another method: its own defaults, not the config file's
+    values.update(record_values(args, TrainConfig, "cfg_"))
     values["method"] = method
-    for key in ("dataset", "steps", "batch_size", "seed", "device", "checkpoint_every", "log_every", "threads"):
-        if getattr(args, key) is not None:
-            values[key] = getattr(args, key)
-    hparams = dict(values.get("hparams", {}))
-    hparams.update({n: getattr(args, f"hp_{n}") for n in names if getattr(args, f"hp_{n}") is not None})
-    values["hparams"] = hparams
-    options = dict(values.get("dataset_options", {}))
-    options.update(_key_values(args.dataset_option, "--dataset-option"))
-    values["dataset_options"] = options
+    values["hparams"] = {**values.get("hparams", {}), **record_values(args, hparams_record, "hp_")}
+    values["dataset_options"] = {**values.get("dataset_options", {}), **_key_values(args.dataset_option, "--dataset-option")}
     config = TrainConfig.from_dict(values)
+    _check_out_dir(args.out)
     result = train(config, args.out, resume=args.resume, progress=not args.no_progress)
     last = result.history[-1] if result.history else {}
     summary = ", ".join(f"{k} {v:.4g}" for k, v in last.items() if k != "step")
@@ -115,8 +176,14 @@ def cmd_train(argv: Sequence[str]) -> int:
     return 0
 
 
+# ---- evaluate, traverse, report, demo, list ----------------------------------------------------
 def _metric_names(text: str) -> list[str] | str:
-    return "all" if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
+    if text.strip() == "all":
+        return "all"
+    names = [m.strip() for m in text.split(",") if m.strip()]
+    if not names:
+        raise ConfigError(f"--metrics {text!r} names no metric; give comma-separated names (see `untwine list`) or 'all'")
+    return names
 
 
 def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed: int = 0, device: str = "cpu",
@@ -147,41 +214,66 @@ def _print_table(scores: dict[str, Any]) -> None:
         print(f"  {k:<{width}}  {v:.4f}")
 
 
+@dataclass
+class EvaluateOptions(Record):
+    """The options of ``untwine evaluate``."""
+
+    metrics: str = hp("mig", "comma-separated metric names (see `untwine list`), or 'all'")
+    seed: int = hp(0, "seed of the evaluation samples", low=0, high=2**32 - 1)
+    device: str = hp("cpu", "cpu, cuda, cuda:N or auto")
+    eager_encoder: bool = hp(False, "encode with the model as it is, not its frozen TorchScript trace "
+                                    "(CPU only; see untwine.metrics.codes)")
+
+
 def cmd_evaluate(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="untwine evaluate", description="Score a trained run; writes RUN_DIR/metrics.json.")
+    p = _Parser(prog="untwine evaluate", description="Score a trained run; writes RUN_DIR/metrics.json.")
     p.add_argument("run_dir")
-    p.add_argument("--metrics", default="mig", help="comma-separated metric names, or 'all' (default: mig)")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--eager-encoder", action="store_true",
-                   help="encode with the model as it is, not its frozen TorchScript trace (CPU only; see untwine.metrics.codes)")
+    add_record_flags(p, EvaluateOptions, "opt_")
     args = p.parse_args(argv)
-    scores = evaluate_run(args.run_dir, _metric_names(args.metrics), args.seed, args.device,
-                          fast_encoder=False if args.eager_encoder else None)
+    o = EvaluateOptions.from_dict(record_values(args, EvaluateOptions, "opt_"))
+    scores = evaluate_run(args.run_dir, _metric_names(o.metrics), o.seed, o.device,
+                          fast_encoder=False if o.eager_encoder else None)
     print(f"metrics of {args.run_dir} (written to metrics.json):")
     _print_table(scores)
     return 0
+
+
+MAX_TRAVERSAL_PIXELS = 1 << 27  # 134 M pixels (400 MB of RGB): beyond it a PNG is no use to look at
+
+
+@dataclass
+class TraverseOptions(Record):
+    """The options of ``untwine traverse``."""
+
+    index: int = hp(0, "dataset index of the start image", low=0)
+    steps: int = hp(10, "images per row", low=2, high=100)
+    limit: float | None = hp(None, "traverse [-limit, limit] (none: 2 for VAEs, the data range otherwise)",
+                             low=0.0, low_open=True, high=1e6)
+    scale: int = hp(2, "pixel upscaling of the PNG", low=1, high=16)
 
 
 def cmd_traverse(argv: Sequence[str]) -> int:
     from .train import load_run
     from .viz import save_png, traversal_grid
 
-    p = argparse.ArgumentParser(prog="untwine traverse", description="Latent-traversal grid (one row per latent) as PNG.")
+    p = _Parser(prog="untwine traverse", description="Latent-traversal grid (one row per latent) as PNG.")
     p.add_argument("run_dir")
     p.add_argument("--out", help="PNG path (default RUN_DIR/traversal.png)")
-    p.add_argument("--index", type=int, default=0, help="dataset index of the start image")
-    p.add_argument("--steps", type=int, default=10, help="images per row")
-    p.add_argument("--limit", type=float, default=None, help="traverse [-limit, limit] (default 2 for VAEs, data range otherwise)")
-    p.add_argument("--scale", type=int, default=2, help="pixel upscaling of the PNG")
+    add_record_flags(p, TraverseOptions, "opt_")
     args = p.parse_args(argv)
-    if args.steps < 2:
-        raise ValueError(f"--steps must be >= 2, got {args.steps}")
-    run = load_run(args.run_dir)
-    if not 0 <= args.index < len(run.dataset):
-        raise ValueError(f"--index must be in [0, {len(run.dataset)}), got {args.index}")
+    o = TraverseOptions.from_dict(record_values(args, TraverseOptions, "opt_"))
     out = Path(args.out) if args.out else Path(args.run_dir) / "traversal.png"
-    save_png(traversal_grid(run.method, run.dataset, args.index, args.steps, args.limit), out, scale=args.scale)
+    if out.is_dir():
+        raise ConfigError(f"--out {out} is a directory; give the path of the PNG file to write")
+    run = load_run(args.run_dir)
+    if not o.index < len(run.dataset):
+        raise ConfigError(f"index must be in [0, {len(run.dataset)}), got {o.index}")
+    h, w = run.dataset.image_shape[-2:]
+    pixels = run.method.latent_dim * o.steps * h * w * o.scale**2
+    if pixels > MAX_TRAVERSAL_PIXELS:
+        raise ConfigError(f"the traversal image would have {pixels:,} pixels ({run.method.latent_dim} latents x "
+                          f"{o.steps} steps, scale {o.scale}); lower --steps or --scale")
+    save_png(traversal_grid(run.method, run.dataset, o.index, o.steps, o.limit), out, scale=o.scale)
     print(f"wrote {out}")
     return 0
 
@@ -196,7 +288,7 @@ def report_run(run_dir: str | Path) -> Path:
 
 
 def cmd_report(argv: Sequence[str]) -> int:
-    p = argparse.ArgumentParser(prog="untwine report", description="Write RUN_DIR/report.html.")
+    p = _Parser(prog="untwine report", description="Write RUN_DIR/report.html.")
     p.add_argument("run_dir")
     args = p.parse_args(argv)
     print(f"wrote {report_run(args.run_dir)}")
@@ -206,21 +298,23 @@ def cmd_report(argv: Sequence[str]) -> int:
 def cmd_demo(argv: Sequence[str]) -> int:
     from .train import TrainConfig, train
 
-    p = argparse.ArgumentParser(prog="untwine demo", description="Train a beta-VAE on dSprites, evaluate it, write report.html.")
-    p.add_argument("--out", default="runs/demo")
-    p.add_argument("--steps", type=int, default=DEMO_STEPS)
+    p = _Parser(prog="untwine demo", description="Train a beta-VAE on dSprites, evaluate it, write report.html.")
+    p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo; an existing one is continued)")
+    p.add_argument("--steps", type=int, default=DEMO_STEPS, help=f"training steps (default {DEMO_STEPS})")
     p.add_argument("--metrics", default=DEMO_METRICS,
                    help=f"metrics to compute (default {DEMO_METRICS}; 'all' adds the sampling scores, minutes more)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of training and evaluation (default 0)")
     args = p.parse_args(argv)
     out = Path(args.out)
+    metrics = _metric_names(args.metrics)
     config = TrainConfig(method="beta_vae", dataset="dsprites", hparams={"beta": 4.0, "latent_dim": 10, "lr": DEMO_LR}, steps=args.steps,
                          batch_size=64, seed=args.seed, log_every=50, checkpoint_every=500)
+    _check_out_dir(args.out)
     resume = (out / "config.yaml").is_file()
     print(f"[1/3] training beta-VAE on dSprites for {args.steps} steps -> {out}" + (" (resuming)" if resume else ""))
     train(config, out, resume=resume)
     print("[2/3] evaluating")
-    scores = evaluate_run(out, _metric_names(args.metrics), args.seed)
+    scores = evaluate_run(out, metrics, args.seed)
     _print_table(scores)
     print("[3/3] writing the report")
     path = report_run(out)
@@ -232,14 +326,22 @@ def cmd_list(argv: Sequence[str]) -> int:
     from .data import available_datasets
     from .methods import available_methods
 
+    _Parser(prog="untwine list", description="The registered methods, datasets and metrics.").parse_args(argv)
     print("methods: ", ", ".join(available_methods()))
     print("datasets:", ", ".join(available_datasets()))
     try:
-        from .metrics import available_metrics
-
-        print("metrics: ", ", ".join(available_metrics()))
+        from . import metrics as M
     except ImportError:
-        pass
+        return 0
+    describe = getattr(M, "describe_metrics", None)
+    if describe is None:
+        print("metrics: ", ", ".join(M.available_metrics()))
+        return 0
+    rows = describe()
+    width = max((len(name) for name, _ in rows), default=0)
+    print("metrics:")
+    for name, text in rows:
+        print(f"  {name:<{width}}  {text}")
     return 0
 
 
@@ -252,25 +354,68 @@ COMMANDS = {
     "list": cmd_list,
 }
 
+# what to do after Ctrl-C, per command (only train keeps a checkpoint to continue from)
+_INTERRUPTED = {
+    "train": "interrupted; to continue, run the same command with --resume",
+    "demo": "interrupted; run `untwine demo` again with the same --out to continue",
+}
+
+_OS_FIXES = {
+    errno.EROFS: "the file system is read-only; choose a writable location (another --out, or $UNTWINE_CACHE_DIR for the cache)",
+    errno.EACCES: "permission denied; choose a location you can write (another --out) or fix its permissions",
+    errno.EPERM: "operation not permitted; choose another location or fix its permissions",
+    errno.ENOSPC: "no space left on the device; free some space or choose another location, then run again",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another location, then run again",
+    errno.ENOTDIR: "a part of the path is a file, not a directory; choose another path",
+    errno.EISDIR: "it is a directory; give the path of a file",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
+}
+
+
+def _os_error_line(e: OSError, command: str) -> str:
+    """One line for an operating-system error: the path, what happened and the fix."""
+    if e.errno is None:  # raised by untwine with its own message
+        return f"error: {e}"
+    fix = _OS_FIXES.get(e.errno, e.strerror or str(e))
+    path = e.filename if e.filename is not None else None
+    line = f"error: cannot use {path}: {fix}" if path else f"error: {fix} ({errno.errorcode.get(e.errno, e.errno)})"
+    if command == "train" and e.errno in (errno.ENOSPC, errno.EDQUOT):
+        line += " (--resume continues from the last saved checkpoint, if there is one)"
+    return line
+
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``untwine COMMAND ...``; returns the exit code (2 for bad input, 130 after Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help") or argv[0] not in COMMANDS:
         print("usage: untwine {" + ",".join(COMMANDS) + "} ...  (untwine COMMAND --help for its options)")
         if argv and argv[0] not in ("-h", "--help"):
-            print(f"error: unknown command {argv[0]!r}", file=sys.stderr)
+            close = difflib.get_close_matches(argv[0], COMMANDS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            print(f"error: unknown command {argv[0]!r}{hint}", file=sys.stderr)
             return 2
         return 0
-    from .methods import ConfigError
     from .train import RunDirError, TrainingDiverged
 
+    command = argv[0]
     try:
-        return COMMANDS[argv[0]](argv[1:])
-    except (ConfigError, RunDirError, TrainingDiverged, ValueError, FileNotFoundError, IndexError) as e:
+        return COMMANDS[command](argv[1:])
+    except (ConfigError, RunDirError, TrainingDiverged, ValueError, IndexError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
+    except OSError as e:
+        print(_os_error_line(e, command), file=sys.stderr)
+        return 2
+    except RuntimeError as e:
+        if "PytorchStreamWriter failed" not in str(e) and "unexpected pos" not in str(e):
+            raise
+        print("error: writing a checkpoint failed (is the disk full?); free some space or choose another --out, then "
+              "run again" + (" (--resume continues from the last saved checkpoint)" if command == "train" else ""),
+              file=sys.stderr)
+        return 2
     except KeyboardInterrupt:
-        print("interrupted; finished work is saved (resume with --resume)", file=sys.stderr)
+        print(_INTERRUPTED.get(command, "interrupted; run the command again"), file=sys.stderr)
         return 130
 
 

@@ -13,6 +13,7 @@ from .base import (
     build_method,
     get_method_class,
     hp,
+    hyperparameter_table,
     register_method,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "build_method",
     "get_method_class",
     "hp",
+    "hyperparameter_table",
     "register_method",
 ]

@@ -16,7 +16,6 @@ Images arrive as uint8 (N, C, H, W) and are turned into floats in [0, 1] by :met
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from typing import Any, Callable, ClassVar, Sequence
@@ -26,97 +25,15 @@ from torch import nn
 
 from ..nn import GaussianHead, build_decoder, build_encoder, reconstruction_loss, reparameterize
 from ..nn.losses import RECONSTRUCTIONS
+from ..records import ConfigError, Record, hp  # noqa: F401  (ConfigError, hp: re-exported for method files)
 
 
-class ConfigError(ValueError):
-    """A hyperparameter or configuration value is invalid; the message names it and the fix."""
-
-
-# ---- hyperparameter records -------------------------------------------------------------------
-def hp(
-    default: Any,
-    help: str,
-    *,
-    low: float | None = None,
-    high: float | None = None,
-    low_open: bool = False,
-    choices: Sequence[Any] | None = None,
-) -> Any:
-    """A hyperparameter field: default, one-line help and validation bounds.
-
-    ``low``/``high`` are inclusive bounds (``low_open=True`` makes the lower bound strict);
-    ``choices`` restricts the value to a set.
-    """
-    meta = {"help": help, "low": low, "high": high, "low_open": low_open, "choices": choices}
-    if isinstance(default, (list, tuple)):
-        return field(default_factory=lambda d=tuple(default): d, metadata=meta)
-    return field(default=default, metadata=meta)
-
-
+# ---- hyperparameter records (the machinery is untwine.records) --------------------------------
 @dataclass
-class Hyperparameters:
-    """Base record; subclasses add fields made with :func:`hp`."""
+class Hyperparameters(Record):
+    """Base record of a method's hyperparameters; subclasses add fields made with :func:`hp`."""
 
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """Check every field against its declared type, bounds and choices."""
-        for f in dataclasses.fields(self):
-            value = getattr(self, f.name)
-            meta = f.metadata
-            choices = meta.get("choices")
-            if choices is not None and value not in choices:
-                raise ConfigError(f"{f.name}={value!r} is not allowed; choose one of {', '.join(map(str, choices))}")
-            if isinstance(f.default, bool):
-                if not isinstance(value, bool):
-                    raise ConfigError(f"{f.name} must be true or false, got {value!r}")
-                continue
-            if isinstance(f.default, (int, float)) and not isinstance(f.default, bool):
-                if isinstance(value, bool) or not isinstance(value, (int, float)):
-                    raise ConfigError(f"{f.name} must be a number, got {value!r}")
-                if isinstance(f.default, int) and not isinstance(f.default, bool) and int(value) != value:
-                    raise ConfigError(f"{f.name} must be an integer, got {value!r}")
-                if value != value or value in (float("inf"), float("-inf")):
-                    raise ConfigError(f"{f.name} must be finite, got {value!r}")
-                low, high = meta.get("low"), meta.get("high")
-                if low is not None and (value < low or (meta.get("low_open") and value == low)):
-                    rel = ">" if meta.get("low_open") else ">="
-                    raise ConfigError(f"{f.name} must be {rel} {low}, got {value!r} ({meta.get('help', '')})")
-                if high is not None and value > high:
-                    raise ConfigError(f"{f.name} must be <= {high}, got {value!r} ({meta.get('help', '')})")
-
-    @classmethod
-    def from_dict(cls, values: dict[str, Any] | None) -> "Hyperparameters":
-        """Build from a dict, rejecting unknown names with the list of valid ones."""
-        values = dict(values or {})
-        names = [f.name for f in dataclasses.fields(cls)]
-        unknown = [k for k in values if k not in names]
-        if unknown:
-            hints = []
-            for k in unknown:
-                close = difflib.get_close_matches(k, names, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
-            raise ConfigError(f"unknown hyperparameter(s) {', '.join(hints)}; valid: {', '.join(names)}")
-        for f in dataclasses.fields(cls):
-            if f.name in values and isinstance(values[f.name], list):
-                values[f.name] = tuple(values[f.name])
-            if f.name in values and isinstance(f.default, float) and isinstance(values[f.name], int) and not isinstance(values[f.name], bool):
-                values[f.name] = float(values[f.name])
-        return cls(**values)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dict (tuples as lists), for config.yaml."""
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
-
-    @classmethod
-    def describe(cls) -> list[tuple[str, Any, str]]:
-        """(name, default, help) rows, for docs and ``--help``."""
-        rows = []
-        for f in dataclasses.fields(cls):
-            default = f.default if f.default is not dataclasses.MISSING else f.default_factory()  # type: ignore[misc]
-            rows.append((f.name, default, f.metadata.get("help", "")))
-        return rows
+    field_label: ClassVar[str] = "hyperparameter"
 
 
 # ---- what a step returns and which optimisers exist --------------------------------------------
@@ -150,6 +67,7 @@ class Method(nn.Module):
     name: ClassVar[str] = "method"
     Hyperparameters: ClassVar[type[Hyperparameters]] = Hyperparameters
     batch_kind: ClassVar[str] = "images"
+    default_batch_size: ClassVar[int] = 64  # TrainConfig.batch_size when not given (decisions.md: 64 unless the paper says)
     # ``encode(x)`` is tensor code only (no data-dependent Python), so evaluation may run it as a
     # frozen TorchScript trace (untwine.metrics.codes.inference_encoder, checked against eager)
     encode_is_traceable: ClassVar[bool] = False
@@ -261,7 +179,7 @@ class GaussianVAE(Method):
 class VAEHyperparameters(Hyperparameters):
     """Hyperparameters shared by the VAE family (disentanglement_lib defaults)."""
 
-    latent_dim: int = hp(10, "number of latent dimensions d", low=1)
+    latent_dim: int = hp(10, "number of latent dimensions d", low=1, high=4096)
     architecture: str = hp("conv", "encoder/decoder: 'conv' (disentanglement_lib, 64x64) or 'mlp'", choices=("conv", "mlp"))
     reconstruction: str = hp("bernoulli", "reconstruction likelihood", choices=RECONSTRUCTIONS)
     lr: float = hp(1e-4, "Adam learning rate", low=0.0, low_open=True)

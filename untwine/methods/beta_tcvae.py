@@ -26,7 +26,7 @@ from .base import Batch, ConfigError, GaussianVAE, StepOutput, VAEHyperparameter
 class BetaTCVAEParams(VAEHyperparameters):
     beta: float = hp(6.0, "weight of the total correlation; the loss adds (beta - 1) * TC (1 = plain VAE)", low=0.0)
     tc_estimator: str = hp("mws", "TC estimator: minibatch-weighted (mws), -stratified (mss), mws without log(BN)", choices=TC_ESTIMATORS)
-    dataset_size: int = hp(0, "dataset size N for the TC estimator (0: taken from the training dataset)", low=0)
+    dataset_size: int | None = hp(None, "dataset size N for the TC estimator (none: taken from the training dataset)", low=1, aliases={0: None})
 
 
 class TCMixin:

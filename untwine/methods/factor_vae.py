@@ -30,8 +30,8 @@ class FactorVAEParams(VAEHyperparameters):
     disc_lr: float = hp(1e-4, "discriminator Adam learning rate", low=0.0, low_open=True)
     disc_beta1: float = hp(0.5, "discriminator Adam beta1", low=0.0, high=1.0)
     disc_beta2: float = hp(0.9, "discriminator Adam beta2", low=0.0, high=1.0)
-    disc_hidden: int = hp(1000, "units in each discriminator layer", low=1)
-    disc_layers: int = hp(6, "number of hidden discriminator layers", low=1)
+    disc_hidden: int = hp(1000, "units in each discriminator layer", low=1, high=65536)
+    disc_layers: int = hp(6, "number of hidden discriminator layers", low=1, high=64)
 
 
 @register_method

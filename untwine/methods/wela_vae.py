@@ -15,7 +15,8 @@ Alternative regularisers (paper section 3, authors' code):
     "dip_vae_i" / "dip_vae_ii": recon + gamma * labels + KL + DIP penalty (see dip_vae.py)
 
 Defaults: beta = 40, gamma by the label resolution p (2->2000, 3->1500, 4->1000, 5->800, 6->750,
-7->600, 8->500; ``gamma=-1`` selects it), latent 2, dense 1200-1200 tanh encoder and decoder,
+7->600, 8->500; ``gamma=None``, the default, selects it; ``-1``, its spelling in older config.yaml
+files, is read as None), batch 256, latent 2, dense 1200-1200 tanh encoder and decoder,
 Glorot-uniform weights and zero biases (Keras, the paper's code), Adam 1e-4. An all-zero label
 row (the blob at distance 0 falls in no left-open bin) contributes 0 to the label loss. The image
 term is the shared Bernoulli reconstruction (``reconstruction`` option); the authors' code also
@@ -45,35 +46,35 @@ from .beta_tcvae import TCMixin
 
 PAPER_GAMMA = {2: 2000.0, 3: 1500.0, 4: 1000.0, 5: 800.0, 6: 750.0, 7: 600.0, 8: 500.0}
 REGULARIZERS = ("tc", "beta_vae", "dip_vae_i", "dip_vae_ii")
+OLD_AUTO = {-1.0: None}  # before None meant "automatic", -1 did; still read from older config.yaml files
 
 
 @dataclass
 class WeLaVAEParams(VAEHyperparameters):
-    latent_dim: int = hp(2, "number of latent dimensions d", low=1)
+    latent_dim: int = hp(2, "number of latent dimensions d", low=1, high=4096)
     architecture: str = hp("mlp", "dense encoder/decoder (labels are concatenated to the flattened image)", choices=("mlp",))
-    encoder_hidden: tuple = hp((1200, 1200), "encoder hidden layer sizes")
-    decoder_hidden: tuple = hp((1200, 1200), "shared decoder hidden layer sizes")
+    encoder_hidden: tuple[int, ...] = hp((1200, 1200), "encoder hidden layer sizes", low=1, high=65536)
+    decoder_hidden: tuple[int, ...] = hp((1200, 1200), "shared decoder hidden layer sizes", low=1, high=65536)
     activation: str = hp("tanh", "hidden activation", choices=("tanh", "relu", "leaky_relu", "elu"))
     init: str = hp("glorot", "weight init: glorot (Keras, the paper's code) or torch defaults", choices=("glorot", "torch"))
     resolution: int = hp(3, "label resolution p: classes per weak label", low=2)
     num_labels: int = hp(2, "number m of weak labels (Blobs: angle and distance)", low=1)
-    gamma: float = hp(-1.0, "weight of the label cross-entropy (-1: the paper's value for p)", low=-1.0)
+    gamma: float | None = hp(None, "weight of the label cross-entropy (none: the paper's value for p)", low=0.0, aliases=OLD_AUTO)
     beta: float = hp(40.0, "regularizer weight: (beta - 1) * TC, or beta * KL for beta_vae", low=0.0)
     regularizer: str = hp("tc", "factorisation regulariser", choices=REGULARIZERS)
     label_encoder: bool = hp(True, "concatenate the labels to the encoder input (paper); false: q(z|x) only")
     tc_estimator: str = hp("mws", "TC estimator (see beta_tcvae)", choices=TC_ESTIMATORS)
-    dataset_size: int = hp(0, "dataset size N for the TC estimator (0: taken from the training dataset)", low=0)
+    dataset_size: int | None = hp(None, "dataset size N for the TC estimator (none: taken from the training dataset)", low=1, aliases={0: None})
     lambda_od: float = hp(10.0, "DIP regularisers: off-diagonal weight", low=0.0)
-    lambda_d_factor: float = hp(-1.0, "DIP regularisers: lambda_d / lambda_od (-1: 10 for DIP-I, 1 for DIP-II)", low=-1.0)
+    lambda_d_factor: float | None = hp(None, "DIP regularisers: lambda_d / lambda_od (none: 10 for DIP-I, 1 for DIP-II)", low=0.0, aliases=OLD_AUTO)
 
     def validate(self) -> None:
         super().validate()
-        if self.gamma != -1.0 and self.gamma < 0:
-            raise ConfigError(f"gamma must be >= 0 (or -1 for the paper's value), got {self.gamma}")
-        if self.gamma == -1.0 and self.resolution not in PAPER_GAMMA:
+        for name in ("encoder_hidden", "decoder_hidden"):
+            if not getattr(self, name):
+                raise ConfigError(f"{name} must list at least one layer size, e.g. 1200,1200; got an empty list")
+        if self.gamma is None and self.resolution not in PAPER_GAMMA:
             raise ConfigError(f"the paper gives gamma only for p in 2..8; set gamma explicitly for resolution={self.resolution}")
-        if self.lambda_d_factor != -1.0 and self.lambda_d_factor < 0:
-            raise ConfigError(f"lambda_d_factor must be >= 0 (or -1 for the default), got {self.lambda_d_factor}")
 
 
 class WeLaDecoder(nn.Module):
@@ -101,6 +102,7 @@ class WeLaVAE(TCMixin, GaussianVAE):
     name = "wela_vae"
     Hyperparameters = WeLaVAEParams
     batch_kind = "weak_labels"
+    default_batch_size = 256  # the paper's (decisions.md)
 
     def __init__(self, hparams: WeLaVAEParams, image_shape):
         self.label_dim = hparams.num_labels * hparams.resolution
@@ -116,7 +118,7 @@ class WeLaVAE(TCMixin, GaussianVAE):
     @property
     def gamma(self) -> float:
         h = self.hparams
-        return PAPER_GAMMA[h.resolution] if h.gamma == -1.0 else h.gamma
+        return PAPER_GAMMA[h.resolution] if h.gamma is None else h.gamma
 
     def sampler_options(self) -> dict:
         return {"resolution": self.hparams.resolution}
@@ -176,7 +178,7 @@ class WeLaVAE(TCMixin, GaussianVAE):
             reg = h.beta * kl
         else:
             kind = "i" if h.regularizer == "dip_vae_i" else "ii"
-            factor = h.lambda_d_factor if h.lambda_d_factor != -1.0 else (10.0 if kind == "i" else 1.0)
+            factor = h.lambda_d_factor if h.lambda_d_factor is not None else (10.0 if kind == "i" else 1.0)
             dip = dip_penalty(dip_covariance(mu, logvar, kind), h.lambda_od, factor * h.lambda_od)
             reg = kl + dip
             logs["dip"] = dip
