@@ -59,6 +59,16 @@ def hp(
     return field(default=default, metadata=meta)
 
 
+def did_you_mean(word: str, names: Sequence[str]) -> str | None:
+    """The name closest to ``word`` (ignoring case and ``-``/``_``), or None when none is close."""
+    def key(s: str) -> str:
+        return s.lower().replace("-", "_")
+
+    by_key = {key(n): n for n in names}
+    close = difflib.get_close_matches(key(word), list(by_key), n=1)
+    return by_key[close[0]] if close else None
+
+
 # ---- one field: its type, bounds and the text forms of its values ----------------------------
 @dataclass(frozen=True)
 class FieldSpec:
@@ -111,8 +121,8 @@ class FieldSpec:
             raise ConfigError(f"{name} must be {_kind(self.hint)}, got None (it has no automatic value)")
         value = _convert(name, self.base, value, self.optional)
         if self.choices is not None and value not in self.choices:
-            close = difflib.get_close_matches(str(value), [str(c) for c in self.choices], n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            close = did_you_mean(str(value), [str(c) for c in self.choices])
+            hint = f" (did you mean {close!r}?)" if close else ""
             raise ConfigError(f"{name}={value!r} is not allowed{hint}; choose one of {', '.join(map(str, self.choices))}")
         for v in value if isinstance(value, tuple) else (value,):
             if isinstance(v, (int, float)) and not isinstance(v, bool) and not self._in_range(v):
@@ -350,8 +360,8 @@ class Record:
         if unknown:
             hints = []
             for k in unknown:
-                close = difflib.get_close_matches(str(k), names, n=1)
-                hints.append(f"{k!r}" + (f" (did you mean {close[0]!r}?)" if close else ""))
+                close = did_you_mean(str(k), names)
+                hints.append(f"{k!r}" + (f" (did you mean {close!r}?)" if close else ""))
             label = what or cls.field_label
             raise ConfigError(f"unknown {label}(s) {', '.join(hints)}; valid: {', '.join(names)}")
         return cls(**dict(values))
