@@ -182,3 +182,11 @@ def test_malformed_config_file_is_one_line_naming_the_file(tmp_path, text, messa
     with pytest.raises(ConfigError) as e:
         TrainConfig.from_yaml(path)
     assert message in str(e.value) and str(path) in str(e.value) and "\n" not in str(e.value)
+
+
+def test_numpy_numbers_are_accepted_and_converted():
+    import numpy as np
+
+    c = TrainConfig(seed=np.int64(3), hparams={"beta": np.float32(2.5), "latent_dim": np.int32(4)})
+    assert type(c.seed) is int and type(c.hparams.beta) is float and type(c.hparams.latent_dim) is int
+    assert c.to_yaml() == TrainConfig(seed=3, hparams={"beta": 2.5, "latent_dim": 4}).to_yaml()

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import numbers
 import types
 import typing
 from dataclasses import dataclass, field
@@ -98,7 +99,7 @@ class FieldSpec:
         return rest[0] if len(rest) == 1 else typing.Union[tuple(rest)]
 
     def range_text(self) -> str:
-        """The allowed values in words: ``between 1 and 4096``, ``> 0``, ``one of: conv, mlp``; '' if any."""
+        """The allowed values in words: ``between 1 and 4096``, ``> 0``, ``one of: conv, mlp``; '' when unbounded."""
         if self.choices is not None:
             return "one of: " + ", ".join(map(str, self.choices))
         lo, hi = self.low, self.high
@@ -125,7 +126,7 @@ class FieldSpec:
             hint = f" (did you mean {close!r}?)" if close else ""
             raise ConfigError(f"{name}={value!r} is not allowed{hint}; choose one of {', '.join(map(str, self.choices))}")
         for v in value if isinstance(value, tuple) else (value,):
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and not self._in_range(v):
+            if isinstance(v, numbers.Real) and not isinstance(v, bool) and not self._in_range(v):
                 what = "every element of " + name if isinstance(value, tuple) else name
                 got = f"{value!r}" if not isinstance(value, tuple) else f"{v!r} in {value!r}"
                 raise ConfigError(f"{what} must be {self.range_text()}, got {got}" + (f" ({self.help})" if self.help else ""))
@@ -247,12 +248,12 @@ def _convert(name: str, t: Any, value: Any, optional: bool = False) -> Any:
         if not isinstance(value, bool):
             raise bad()
         return value
-    if t is int:
-        if isinstance(value, bool) or not isinstance(value, int):
+    if t is int:  # numpy integers too; bool is no integer here
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral):
             raise bad()
         return int(value)
     if t is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, numbers.Real):
             raise bad()
         if not math.isfinite(value):
             raise ConfigError(f"{name} must be finite, got {value!r}")
