@@ -190,3 +190,10 @@ def test_numpy_numbers_are_accepted_and_converted():
     c = TrainConfig(seed=np.int64(3), hparams={"beta": np.float32(2.5), "latent_dim": np.int32(4)})
     assert type(c.seed) is int and type(c.hparams.beta) is float and type(c.hparams.latent_dim) is int
     assert c.to_yaml() == TrainConfig(seed=3, hparams={"beta": 2.5, "latent_dim": 4}).to_yaml()
+
+
+def test_misspelt_keyword_from_python_is_a_config_error():
+    with pytest.raises(ConfigError, match=r"unknown config key\(s\) 'stepz' \(did you mean 'steps'\?\)"):
+        TrainConfig(stepz=3)
+    with pytest.raises(ConfigError, match=r"unknown hyperparameter\(s\) 'bta' \(did you mean 'beta'\?\)"):
+        get_method_class("beta_vae").Hyperparameters(bta=1)

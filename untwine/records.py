@@ -151,7 +151,8 @@ class FieldSpec:
             return tuple(_scalar(p) for p in word.split(",")) if word else ()
         if self.base is str:
             return text
-        return _scalar(word)
+        value = _scalar(word)
+        return word if self.base is int and isinstance(value, float) else value  # "1e3": say what was typed
 
     def metavar(self) -> str:
         """The placeholder of the flag's value in ``--help``."""
@@ -231,7 +232,7 @@ def _convert(name: str, t: Any, value: Any, optional: bool = False) -> Any:
     def bad() -> ConfigError:
         kind = _kind(t) + (" or null (automatic)" if optional else "")
         hint = ""
-        if isinstance(value, str) and t in (int, float) and _scalar(value) != value:
+        if isinstance(value, str) and t is float and _scalar(value) != value:
             hint = " (text, not a number: YAML reads 1e-4 as text, write 1.0e-4)"
         return ConfigError(f"{name} must be {kind}, got {value!r}{hint}")
 
@@ -311,6 +312,11 @@ class Record:
     #: how error messages call a field of this record ("unknown hyperparameter(s) ...")
     field_label: ClassVar[str] = "field"
 
+    def __new__(cls, *args: Any, **kwargs: Any):
+        # a misspelt keyword is a ConfigError with a did-you-mean, as from a config file (not a TypeError)
+        cls._reject_unknown(kwargs)
+        return super().__new__(cls)
+
     def __post_init__(self) -> None:
         self.validate()
 
@@ -356,6 +362,11 @@ class Record:
             values = {}
         if not isinstance(values, Mapping):
             raise ConfigError(f"{cls.__name__} needs a mapping of NAME: VALUE, got {type(values).__name__} {values!r}")
+        cls._reject_unknown(values, what)
+        return cls(**dict(values))
+
+    @classmethod
+    def _reject_unknown(cls, values: Mapping[str, Any], what: str | None = None) -> None:
         names = cls.field_names()
         unknown = [k for k in values if k not in names]
         if unknown:
@@ -363,9 +374,7 @@ class Record:
             for k in unknown:
                 close = did_you_mean(str(k), names)
                 hints.append(f"{k!r}" + (f" (did you mean {close!r}?)" if close else ""))
-            label = what or cls.field_label
-            raise ConfigError(f"unknown {label}(s) {', '.join(hints)}; valid: {', '.join(names)}")
-        return cls(**dict(values))
+            raise ConfigError(f"unknown {what or cls.field_label}(s) {', '.join(hints)}; valid: {', '.join(names)}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data (tuples as lists, records as dicts), e.g. for config.yaml."""
