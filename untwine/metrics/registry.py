@@ -128,9 +128,13 @@ class MetricSpec:
         """The declared (low, high) range of a flat result key."""
         return self.bounds.get(key, self.bound)
 
-    def check_options(self, options: Mapping[str, Any]) -> None:
-        """Raise :class:`MetricOptionError` for an option this metric does not take."""
-        valid = self.option_names()
+    def check_options(self, options: Mapping[str, Any], suite: bool = True) -> None:
+        """Raise :class:`MetricOptionError` for an option this metric does not take.
+
+        ``suite``: options of :func:`~untwine.metrics.evaluate` (sample sizes included), else the
+        function's own keyword arguments.
+        """
+        valid = self.option_names() if suite else list(self.parameters())
         for key in options:
             if key not in valid:
                 close = difflib.get_close_matches(key, valid, n=1)
@@ -224,7 +228,7 @@ def register_metric(name: str, *, needs: Iterable[str], help: str, num_train: in
 
         @functools.wraps(fn)
         def checked(*args, **kwargs):
-            spec.check_options({k: v for k, v in kwargs.items() if k not in spec.injected})
+            spec.check_options({k: v for k, v in kwargs.items() if k not in spec.injected}, suite=False)
             if not spec.sampling:
                 args = _validate_data(spec, args)
             return fn(*args, **kwargs)
@@ -283,9 +287,8 @@ def select_metrics(metrics: str | Iterable[str], options: Mapping[str, Mapping[s
     registered is an error.
     """
     options = options or {}
-    unknown = [n for n in options if n not in _SPECS]
-    if unknown:
-        get_metric(unknown[0])
+    for n, given in options.items():  # options of unknown metrics, misspelt options: errors, also for "all"
+        get_metric(n).check_options(given)
     if isinstance(metrics, str):
         if metrics.strip() == "all":
             out = []
@@ -324,7 +327,6 @@ def resolve_options(metrics: str | Iterable[str], options: Mapping[str, Mapping[
     for name in select_metrics(metrics, options, dataset, model):
         spec = _SPECS[name]
         given = dict(options.get(name, {}))
-        spec.check_options(given)
         out[name] = {**spec.defaults(), **given}
     return out
 
