@@ -114,7 +114,7 @@ class MetricSpec:
         """Options without a default (the suite cannot run the metric without them)."""
         return [n for n, p in self.parameters().items() if p.default is inspect.Parameter.empty]
 
-    def defaults(self) -> dict[str, Any]:
+    def default_options(self) -> dict[str, Any]:
         """Default value of every option that has one (sample sizes included)."""
         out: dict[str, Any] = {}
         if not self.sampling:
@@ -186,8 +186,8 @@ def _validate_data(spec: MetricSpec, args: tuple) -> tuple:
                 v = np.asarray(value, dtype=np.float64)
                 v = v[:, None] if v.ndim == 1 else v
                 if v.ndim != 2 or v.shape[0] != n:
-                    raise MetricOptionError(f"{spec.name}: {labels[i - 1]} and {label} have different numbers of samples: "
-                                            f"{n} vs {v.shape[0] if v.ndim else 0}")
+                    raise MetricOptionError(f"{spec.name}: {labels[i - 1]} and {label} have different numbers of "
+                                            f"samples: {n} vs {v.shape[0] if v.ndim else 0}")
                 if not np.isfinite(v).all():
                     raise MetricOptionError(f"{spec.name}: {label} contain NaN or infinite values")
                 args[i] = v
@@ -327,6 +327,6 @@ def resolve_options(metrics: str | Iterable[str], options: Mapping[str, Mapping[
     for name in select_metrics(metrics, options, dataset, model):
         spec = _SPECS[name]
         given = dict(options.get(name, {}))
-        out[name] = {**spec.defaults(), **given}
+        out[name] = {**spec.default_options(), **given}
     return out
 

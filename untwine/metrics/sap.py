@@ -236,10 +236,11 @@ def sap(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray | None = 
     in the suite. ``classifier="threshold"`` is the paper's balanced-accuracy threshold classifier
     (cut points where the class changes along the latent, or ``threshold_candidates=256``
     quantiles when there are more), where latents whose code has a standard deviation below
-    ``inactive_std=0.05`` score 0 (the paper's inactive latents). ``svm_backend="numpy"`` (default) solves
-    the LinearSVC problems of all latents at once (same optimum as liblinear, to its tolerance;
-    tested against sklearn); ``"sklearn"`` calls ``LinearSVC`` d * K times as the reference. Factors constant in the training sample are
-    skipped with a warning. With a single latent the second-best score is taken as 0.
+    ``inactive_std=0.05`` score 0 (the paper's inactive latents). ``svm_backend="numpy"``
+    (default) solves the LinearSVC problems of all latents at once (same optimum as liblinear, to
+    its tolerance; tested against sklearn); ``"sklearn"`` calls ``LinearSVC`` d * K times as the
+    reference. Factors constant in the training sample are skipped with a warning. With a single
+    latent the second-best score is taken as 0.
 
     Returns ``{"sap": float}``.
     """
