@@ -103,6 +103,7 @@ def evaluate(
     table = encode if isinstance(encode, CodeTable) else None
     model = table.source if table is not None else encode
     resolved = resolve_options(metrics, options, dataset, model)
+    extras = {name: _model_inputs(get_metric(name), model) for name in resolved}  # checked before any work
     if table is None:
         table = CodeTable(encode, dataset, batch_size, device, fast_encoder)
     if options_used is not None:
@@ -131,14 +132,14 @@ def evaluate(
 
     for name, opts in resolved.items():
         spec = get_metric(name)
-        opts = dict(opts)
-        extra = _model_inputs(spec, model)
+        opts, extra = dict(opts), extras[name]
         t0, e0 = time.perf_counter(), table.encode_seconds
         if spec.sampling:
             scores = spec.fn(dataset, table, np.random.default_rng(seed), **opts, **extra)
         else:
             split = "test_split" in spec.needs
-            num_train, num_test = int(opts.pop("num_train")), int(opts.pop("num_test", 0)) if split else 0
+            num_train = int(opts.pop("num_train"))
+            num_test = int(opts.pop("num_test")) if split else 0
             z_tr, y_tr, z_te, y_te = draw(num_train, num_test)
             kind = spec.factor_kind
             args = [z_tr] + ([factors(y_tr, kind)] if kind else [])

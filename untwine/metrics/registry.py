@@ -38,7 +38,6 @@ from .utils import check_codes, check_factors
 
 DATA_NEEDS = ("codes", "factor_classes", "factor_values", "test_split", "sampling")
 MODEL_NEEDS = ("decoder", "model")  # plus "model.NAME"
-SAMPLE_SIZES = ("num_train", "num_test")
 
 
 class MetricOptionError(ValueError):
@@ -49,9 +48,10 @@ class MetricOptionError(ValueError):
 class MetricSpec:
     """A registered metric: its function (wrapped) and what the suite must give it.
 
-    ``bounds`` maps a flat result key (``"mig"``, ``"dci.completeness"``) to its (low, high)
-    range; ``bound`` is the range of every other key. ``permutation_invariant``: True when every
-    score is unchanged by reordering the latents, or the keys for which that holds.
+    ``bounds`` maps a score key of the function's result (``"num_active_dims"``) to its (low,
+    high) range; ``bound`` is the range of every other score. ``permutation_invariant``: True
+    when every score is unchanged by reordering the latents, or the score keys for which that
+    holds (the suite's flat keys are ``name.key``).
     ``applies``: whether the metric makes sense on a dataset (``"all"`` skips it otherwise).
     ``example_options``: ``(num_latents, num_factors) -> options`` for a metric with required
     options (used by the contract tests and the docs).
