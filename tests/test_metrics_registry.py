@@ -12,7 +12,8 @@ from _metrics_toy import ToyEncoder, ToyGrid
 
 from untwine.data.base import GroundTruthDataset
 from untwine.metrics import (CodeTable, MetricOptionError, available_metrics, describe_metrics, evaluate,
-                             factor_vae_score, get_metric, mig, register_metric, resolve_options)
+                             factor_vae_score, get_metric, mig, polar_cartesian_mse, register_metric,
+                             resolve_options)
 from untwine.metrics import registry
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -168,6 +169,16 @@ def test_factor_values_reach_a_metric_that_needs_them(scratch_registry):
     evaluate(ToyEncoder(ds), ds, ["toy_values"])
     v = seen["values"]
     assert v.shape == (50, 2) and v.min() >= 10.0 and np.all(v == np.round(v))
+
+
+def test_polar_mse_joins_the_suite_with_factor_values():
+    ds = ToyGrid((8, 8))
+    ds.factor_values = lambda factor: 8.0 * np.arange(8)  # positions 0..56, as Blobs' pixels
+    r = evaluate(ToyEncoder(ds), ds, ["polar"], options={"polar": {"num_train": 400}})
+    rng = np.random.default_rng(0)  # the suite's draw for seed 0, scored directly
+    y = ds.sample_classes(400, rng)
+    direct = polar_cartesian_mse(ToyEncoder(ds).encode(ds.images_from_classes(y)).double().numpy(), 8.0 * y)
+    assert r == {f"polar.{k}": float(v) for k, v in direct.items()}
 
 
 def test_the_decoder_reaches_a_metric_that_needs_it(scratch_registry):

@@ -54,7 +54,7 @@ def _zdiff_by_hand(ds, enc, rng, num_train, num_test, batch_size, loss):
         return np.array(feats), labels
 
     x_tr, y_tr = points(num_train)
-    clf = LinearSVC(C=0.01, loss=loss, random_state=int(rng.integers(2**31 - 1))).fit(x_tr, y_tr)
+    clf = LinearSVC(C=0.01, loss=loss, random_state=0).fit(x_tr, y_tr)
     x_ev, y_ev = points(num_test)
     return {"train_accuracy": float(np.mean(clf.predict(x_tr) == y_tr)),
             "eval_accuracy": float(np.mean(clf.predict(x_ev) == y_ev))}
