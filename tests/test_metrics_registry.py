@@ -279,6 +279,30 @@ def test_code_table_passes_each_batch_its_side_inputs(dataset):
     assert r == mig(y.astype(np.float64), y)  # the codes are the classes
 
 
+class NoSideInputModel(torch.nn.Module):
+    """A traceable encoder whose encode_side_inputs gives nothing (the Method default)."""
+
+    encode_is_traceable = True
+
+    def __init__(self):
+        super().__init__()
+        self.lin = torch.nn.Linear(3, 2)
+
+    def encode_side_inputs(self, classes):
+        return {}
+
+    def encode(self, x):
+        return self.lin(x.reshape(x.shape[0], -1).float())
+
+
+def test_models_without_side_inputs_keep_the_fast_encoder():
+    ds = ToyGrid((4, 5, 3))
+    table = CodeTable(NoSideInputModel(), ds, batch_size=8)
+    assert table.side_inputs is None
+    table.codes_for_indices(np.arange(16))
+    assert table.uses_fast_encoder
+
+
 def test_side_input_models_need_the_classes():
     with pytest.raises(ValueError, match="side inputs"):
         CodeTable(SideInputModel(), ToyGrid((4, 5))).encode_images(torch.zeros(3, 1, 1, 2, dtype=torch.uint8))

@@ -112,6 +112,19 @@ def inference_encoder(model: torch.nn.Module, example: torch.Tensor, tolerance: 
     return traced
 
 
+def _side_input_fn(model: Any, dataset: GroundTruthDataset) -> Callable[[np.ndarray], dict[str, Any]] | None:
+    """``model.encode_side_inputs`` when it gives side inputs (probed on one class vector), else None.
+
+    Methods inherit an ``encode_side_inputs`` that returns no inputs (and WeLa-VAE without its
+    label encoder returns none): those are encoded from the images alone, fast path included.
+    """
+    fn = getattr(model, "encode_side_inputs", None)
+    if not callable(fn):
+        return None
+    probe = fn(np.zeros((1, dataset.num_factors), dtype=np.int64))
+    return fn if probe else None
+
+
 class CodeTable:
     """Lazily filled table of codes for the images of ``dataset``.
 
@@ -136,8 +149,7 @@ class CodeTable:
         self.source = encode  # what was given: metrics that need the decoder or the model's state use it
         self.model = encode if isinstance(encode, torch.nn.Module) else None
         self.encode_fn = as_encode_fn(encode)
-        side = getattr(encode, "encode_side_inputs", None)
-        self.side_inputs: Callable[[np.ndarray], dict[str, torch.Tensor]] | None = side if callable(side) else None
+        self.side_inputs = _side_input_fn(encode, dataset)
         self.dataset = dataset
         if device is None and self.model is not None:
             p = next(iter(self.model.parameters()), None)
