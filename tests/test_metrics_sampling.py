@@ -6,7 +6,7 @@ from _metrics_toy import ToyEncoder, ToyGrid
 
 from untwine.metrics import CodeTable, beta_vae_score, evaluate, factor_vae_score
 
-SMALL = {"num_train": 500, "num_eval": 300, "num_variance_estimate": 1000}
+SMALL = {"num_train": 500, "num_test": 300, "num_variance_estimate": 1000}
 
 
 def test_factor_vae_score_known_answers():
@@ -26,15 +26,71 @@ def test_factor_vae_score_known_answers():
 
 def test_beta_vae_score_known_answers_and_options():
     ds = ToyGrid()
-    small = {"num_train": 300, "num_eval": 200}
+    small = {"num_train": 300, "num_test": 200}
     good = beta_vae_score(ds, ToyEncoder(ds), np.random.default_rng(0), **small)
     assert good["eval_accuracy"] > 0.95
     svm = beta_vae_score(ds, ToyEncoder(ds), np.random.default_rng(0), classifier="linear_svm", **small)
-    assert 0.0 <= svm["eval_accuracy"] <= 1.0
+    assert svm == {"train_accuracy": 1.0, "eval_accuracy": 1.0}  # the zero feature of the shared factor separates
     noise = beta_vae_score(ds, ToyEncoder(ds, mixing=np.zeros((5, 5)), extra=5), np.random.default_rng(0), **small)
     assert noise["eval_accuracy"] < 0.5
     with pytest.raises(ValueError, match="classifier"):
         beta_vae_score(ds, ToyEncoder(ds), np.random.default_rng(0), classifier="mlp")
+
+
+def _zdiff_by_hand(ds, enc, rng, num_train, num_test, batch_size, loss):
+    """The Z-diff score computed independently (per point, from the encoder) with LinearSVC(C=0.01, loss)."""
+    from sklearn.svm import LinearSVC
+
+    def points(n):
+        labels = rng.integers(0, ds.num_factors, size=n)  # every ToyGrid factor varies
+        c1 = ds.sample_classes(n * batch_size, rng).reshape(n, batch_size, -1)
+        c2 = ds.sample_classes(n * batch_size, rng).reshape(n, batch_size, -1)
+        feats = []
+        for p in range(n):
+            c2[p, :, labels[p]] = c1[p, :, labels[p]]
+            z1 = enc.encode(ds.images_from_classes(c1[p])).double().numpy()
+            z2 = enc.encode(ds.images_from_classes(c2[p])).double().numpy()
+            feats.append(np.abs(z1 - z2).mean(0))
+        return np.array(feats), labels
+
+    x_tr, y_tr = points(num_train)
+    clf = LinearSVC(C=0.01, loss=loss, random_state=0).fit(x_tr, y_tr)
+    x_ev, y_ev = points(num_test)
+    return {"train_accuracy": float(np.mean(clf.predict(x_tr) == y_tr)),
+            "eval_accuracy": float(np.mean(clf.predict(x_ev) == y_ev))}
+
+
+def test_zdiff_linear_svm_uses_the_hinge_loss():
+    """Seed 002's Z-diff: a linear SVM with the hinge loss (LinearSVC's default is squared hinge)."""
+    ds = ToyGrid()
+    q, _ = np.linalg.qr(np.random.default_rng(0).standard_normal((5, 5)))
+    enc = ToyEncoder(ds, mixing=q)  # a rotated code: accuracy well between chance and 1
+    small = {"num_train": 300, "num_test": 200, "batch_size": 8}
+    got = beta_vae_score(ds, enc, np.random.default_rng(0), classifier="linear_svm", **small)
+    hinge = _zdiff_by_hand(ds, enc, np.random.default_rng(0), loss="hinge", **small)
+    squared = _zdiff_by_hand(ds, enc, np.random.default_rng(0), loss="squared_hinge", **small)
+    assert got == hinge
+    assert hinge["eval_accuracy"] != squared["eval_accuracy"]  # the case tells the two losses apart
+    assert beta_vae_score(ds, enc, np.random.default_rng(0), classifier="linear_svm", svm_loss="squared_hinge",
+                          **small) == squared
+    with pytest.raises(ValueError, match="svm_loss"):
+        beta_vae_score(ds, enc, np.random.default_rng(0), classifier="linear_svm", svm_loss="log")
+
+
+def test_zdiff_svm_loss_reaches_the_classifier(monkeypatch):
+    import sklearn.svm
+
+    fitted = []
+
+    class Recording(sklearn.svm.LinearSVC):
+        def fit(self, x, y, sample_weight=None):
+            fitted.append(self)
+            return super().fit(x, y, sample_weight)
+
+    monkeypatch.setattr(sklearn.svm, "LinearSVC", Recording)
+    ds = ToyGrid()
+    beta_vae_score(ds, ToyEncoder(ds), np.random.default_rng(0), classifier="linear_svm", num_train=50, num_test=20)
+    assert [(m.loss, m.C) for m in fitted] == [("hinge", 0.01)]
 
 
 def test_code_table_encodes_each_image_once():
@@ -51,7 +107,7 @@ def test_code_table_encodes_each_image_once():
 def test_evaluate_all_suite_on_toy_grid():
     ds = ToyGrid()
     enc = ToyEncoder(ds, noise=0.02)
-    opts = {"factor_vae_score": SMALL, "beta_vae_score": {"num_train": 300, "num_eval": 200},
+    opts = {"factor_vae_score": SMALL, "beta_vae_score": {"num_train": 300, "num_test": 200},
             "dci": {"num_train": 1000, "num_test": 500}, "sap": {"num_train": 2000, "num_test": 1000},
             "modularity": {"num_train": 2000, "num_test": 1000}}
     r = evaluate(enc, ds, metrics="all", seed=0, options=opts)

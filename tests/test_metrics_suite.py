@@ -54,6 +54,34 @@ def test_sap_threshold_is_perfect_on_separable_classes():
     assert np.allclose(np.diag(s), 1.0, atol=0.01)  # test points may fall between two train classes
 
 
+def test_sap_threshold_scores_a_collapsed_latent_0():
+    """Seed 002: inactive latents (std of the code < 0.05, decisions.md) score 0 in threshold SAP.
+
+    One informative latent (3 classes + noise) and one collapsed latent (std 1e-3, a VAE latent
+    that fell onto its prior mean): the paper's rule gives SAP = the informative latent's balanced
+    accuracy (0.93); thresholds fitted to the collapsed latent's noise score ~1/3 and gave 0.61.
+    """
+    rng = np.random.default_rng(0)
+    y, y_te = rng.integers(0, 3, 3000)[:, None], rng.integers(0, 3, 1500)[:, None]
+    z = np.stack([y[:, 0] + 0.3 * rng.standard_normal(3000), 1e-3 * rng.standard_normal(3000)], 1)
+    z_te = np.stack([y_te[:, 0] + 0.3 * rng.standard_normal(1500), 1e-3 * rng.standard_normal(1500)], 1)
+    s = sap_matrix(z, y, z_te, y_te, classifier="threshold")
+    assert s[1, 0] == 0.0
+    alone = sap_matrix(z[:, :1], y, z_te[:, :1], y_te, classifier="threshold")[0, 0]
+    assert alone > 0.9
+    assert sap(z, y, z_te, y_te, classifier="threshold")["sap"] == pytest.approx(alone, abs=1e-12)
+    fitted_to_noise = sap(z, y, z_te, y_te, classifier="threshold", inactive_std=0.0)["sap"]
+    assert fitted_to_noise < alone - 0.25  # the former rule (variance <= 1e-12 only)
+    # the option is the threshold: a latent at std 0.1 stays active at 0.05, not at 0.2
+    z2, z2_te = z.copy(), z_te.copy()
+    z2[:, 1] *= 100
+    z2_te[:, 1] *= 100
+    assert sap_matrix(z2, y, z2_te, y_te, classifier="threshold")[1, 0] > 0.2
+    assert sap_matrix(z2, y, z2_te, y_te, classifier="threshold", inactive_std=0.2)[1, 0] == 0.0
+    with pytest.raises(ValueError, match="inactive_std"):
+        sap(z, y, z_te, y_te, classifier="threshold", inactive_std=-1.0)
+
+
 def test_sap_bad_input():
     z, y, _ = _data(300)
     with pytest.raises(ValueError, match="test points"):

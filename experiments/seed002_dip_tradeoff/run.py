@@ -53,6 +53,20 @@ def reconstruction_error(method, dataset, n: int, seed: int) -> dict[str, float]
     return {"recon_mse_per_pixel": se / pixels, "recon_bce_per_image": bce / n}
 
 
+def check_metric_spec(spec: dict) -> None:
+    """Fail before any training on a misspelt metric option (the error lists the valid ones)."""
+    from untwine.metrics import available_metrics, resolve_options
+
+    for label, opts in spec.items():
+        opts = dict(opts)
+        name = opts.pop("metric", label)
+        if name in available_metrics():
+            try:
+                resolve_options([name], {name: opts})
+            except ValueError as e:
+                raise SystemExit(f"error: config evaluation.metrics.{label}: {e}") from None
+
+
 def evaluate_metrics(method, dataset, spec: dict, seed: int) -> dict[str, float | str]:
     from untwine.metrics import available_metrics, evaluate
     from untwine.metrics.codes import CodeTable
@@ -66,11 +80,7 @@ def evaluate_metrics(method, dataset, spec: dict, seed: int) -> dict[str, float 
             out[label] = f"not available (metric {name!r} is not in untwine.metrics yet)"
             continue
         t0 = time.perf_counter()
-        try:
-            res = evaluate(table, dataset, [name], seed=seed, options={name: opts})
-        except TypeError as e:  # an option this metric does not take
-            out[label] = f"failed: {e}"
-            continue
+        res = evaluate(table, dataset, [name], seed=seed, options={name: opts})  # options checked in main
         for k, v in res.items():
             out[label if k == name else f"{label}.{k[len(name) + 1:]}"] = v
         out[f"{label}.seconds"] = time.perf_counter() - t0
@@ -94,6 +104,7 @@ def main(argv=None) -> None:
     cfg = yaml.safe_load(Path(args.config).read_text())
     if args.steps:
         cfg["steps"] = args.steps
+    check_metric_spec(cfg["evaluation"]["metrics"])
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     torch.set_num_threads(1)

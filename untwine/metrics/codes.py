@@ -15,6 +15,11 @@ throughput of the disentanglement_lib conv encoder. The trace is checked against
 model on the first batch (codes equal within float32 rounding, max |difference| <=
 1e-4 (1 + max |code|)) and dropped, with a warning, when it differs or the model cannot be
 traced. ``fast_encoder=False`` encodes eagerly; ``True`` tries any ``nn.Module``.
+
+A model whose encoder needs more than the images (WeLa-VAE's label encoder) defines
+``encode_side_inputs(classes) -> dict of tensors``; the table then encodes every batch as
+``model.encode(x, **model.encode_side_inputs(classes))`` with the factor classes of the batch's
+images (from the flat indices on a grid dataset, else the requested classes), always eagerly.
 """
 
 from __future__ import annotations
@@ -107,6 +112,19 @@ def inference_encoder(model: torch.nn.Module, example: torch.Tensor, tolerance: 
     return traced
 
 
+def _side_input_fn(model: Any, dataset: GroundTruthDataset) -> Callable[[np.ndarray], dict[str, Any]] | None:
+    """``model.encode_side_inputs`` when it gives side inputs (probed on one class vector), else None.
+
+    Methods inherit an ``encode_side_inputs`` that returns no inputs (and WeLa-VAE without its
+    label encoder returns none): those are encoded from the images alone, fast path included.
+    """
+    fn = getattr(model, "encode_side_inputs", None)
+    if not callable(fn):
+        return None
+    probe = fn(np.zeros((1, dataset.num_factors), dtype=np.int64))
+    return fn if probe else None
+
+
 class CodeTable:
     """Lazily filled table of codes for the images of ``dataset``.
 
@@ -128,8 +146,10 @@ class CodeTable:
                  device: torch.device | str | None = None, fast_encoder: bool | None = None):
         if batch_size is not None and batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.source = encode  # what was given: metrics that need the decoder or the model's state use it
         self.model = encode if isinstance(encode, torch.nn.Module) else None
         self.encode_fn = as_encode_fn(encode)
+        self.side_inputs = _side_input_fn(encode, dataset)
         self.dataset = dataset
         if device is None and self.model is not None:
             p = next(iter(self.model.parameters()), None)
@@ -139,7 +159,8 @@ class CodeTable:
         self.batch_size = int(batch_size) if batch_size is not None else (128 if on_cpu else 1024)
         if fast_encoder is None:  # a model says its encode traces safely (untwine methods do)
             fast_encoder = bool(getattr(self.model, "encode_is_traceable", False))
-        self.fast_encoder = bool(fast_encoder) and self.model is not None and on_cpu
+        # a trace fixes the inputs: models with side inputs are encoded eagerly
+        self.fast_encoder = bool(fast_encoder) and self.model is not None and on_cpu and self.side_inputs is None
         self._fast: EncodeFn | None = None  # built on the first full batch
         self._fast_checked = False
         self.grid = isinstance(dataset, FactorGridDataset)
@@ -154,8 +175,19 @@ class CodeTable:
         return self._fast is not None
 
     # ---- encoding ----------------------------------------------------------------------------
-    def encode_images(self, images: torch.Tensor) -> np.ndarray:
-        """Encode uint8 images (N, C, H, W) in batches; returns (N, d) float64."""
+    def encode_images(self, images: torch.Tensor, classes: np.ndarray | None = None) -> np.ndarray:
+        """Encode uint8 images (N, C, H, W) in batches; returns (N, d) float64.
+
+        ``classes`` (N, K): the images' factor classes, required by a model with
+        ``encode_side_inputs`` (each batch gets the side inputs of its own rows).
+        """
+        if self.side_inputs is not None:
+            if classes is None:
+                raise ValueError(f"{type(self.source).__name__}.encode needs side inputs from the factor classes "
+                                 "of the images (encode_side_inputs); pass classes=")
+            classes = np.asarray(classes)
+            if classes.shape[0] != images.shape[0]:
+                raise ValueError(f"{images.shape[0]} images but {classes.shape[0]} rows of factor classes")
         out = []
         t0 = time.perf_counter()
         was_training = self.model.training if self.model is not None else False
@@ -168,6 +200,13 @@ class CodeTable:
                     x = x.to(self.device)
                 if x.ndim == 4:  # same values; lets a channels-last conv model skip a layout copy
                     x = x.contiguous(memory_format=torch.channels_last)
+                if self.side_inputs is not None:
+                    with torch.inference_mode():
+                        side = self.side_inputs(classes[i:i + self.batch_size])
+                        side = {k: v.to(self.device) if self.device is not None and isinstance(v, torch.Tensor) else v
+                                for k, v in side.items()}
+                        out.append(_to_numpy(self.encode_fn(x, **side)))
+                    continue
                 fn = self.encode_fn
                 if self.fast_encoder and x.shape[0] == self.batch_size:
                     if not self._fast_checked:  # traced outside inference mode, once
@@ -191,7 +230,9 @@ class CodeTable:
         chunks = []
         step = max(self.batch_size, 8192)  # materialise images a chunk at a time (memory)
         for i in range(0, len(indices), step):
-            chunks.append(self.encode_images(self.dataset.images(indices[i:i + step])))
+            idx = indices[i:i + step]
+            classes = self.dataset.index_to_classes(idx) if self.side_inputs is not None else None
+            chunks.append(self.encode_images(self.dataset.images(idx), classes))
         return np.concatenate(chunks)
 
     # ---- lookup ------------------------------------------------------------------------------
@@ -199,7 +240,7 @@ class CodeTable:
         """Codes (N, d) of the images showing factor classes (N, K)."""
         classes = self.dataset.check_classes(classes)
         if not self.grid:
-            return self.encode_images(self.dataset.images_from_classes(classes, rng))
+            return self.encode_images(self.dataset.images_from_classes(classes, rng), classes)
         return self.codes_for_indices(self.dataset.classes_to_index(classes))
 
     def codes_for_indices(self, indices: np.ndarray) -> np.ndarray:

@@ -40,6 +40,7 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 
 from .utils import check_pair, varying_factors
+from .registry import register_metric
 
 
 def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
@@ -224,6 +225,8 @@ def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lig
     return r, acc_tr, acc_te
 
 
+@register_metric("dci", needs=("codes", "factor_classes", "test_split"), num_train=10000, num_test=5000,
+                 help="DCI (Eastwood & Williams 2018)")
 def dci(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_test: np.ndarray,
         backend: str = "lightgbm", seed: int = 0, max_bin: int | None = None,
         n_jobs: int | None = None) -> dict[str, float]:

@@ -9,78 +9,16 @@ unsupervised scores all draw the same 10,000 training points (and SAP, DCI, modu
 
 from __future__ import annotations
 
-import difflib
 import platform
 import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import numpy as np
 import torch
 
 from ..data.base import GroundTruthDataset
 from .codes import CodeTable
-
-
-@dataclass(frozen=True)
-class MetricSpec:
-    """How the suite feeds a metric.
-
-    ``kind``: ``"train"`` -> ``fn(codes, factors, **opts)``; ``"train_test"`` ->
-    ``fn(codes, factors, codes_test, factors_test, **opts)``; ``"codes"`` -> ``fn(codes, **opts)``;
-    ``"sampling"`` -> ``fn(dataset, table, rng, **opts)``.
-    """
-
-    name: str
-    fn: Callable[..., dict[str, float]]
-    kind: str
-    num_train: int = 10000
-    num_test: int = 0
-    needs_options: tuple[str, ...] = ()  # options without which the metric cannot run ("all" skips it)
-    help: str = ""
-    defaults: Mapping[str, Any] = field(default_factory=dict)
-
-
-_SPECS: dict[str, MetricSpec] = {}
-METRICS: dict[str, Callable[..., dict[str, float]]] = {}
-
-
-def register_metric(spec: MetricSpec) -> MetricSpec:
-    """Add a metric to the suite (name -> function in :data:`METRICS`)."""
-    if spec.name in _SPECS:
-        raise ValueError(f"metric {spec.name!r} registered twice")
-    if spec.kind not in ("train", "train_test", "codes", "sampling"):
-        raise ValueError(f"unknown metric kind {spec.kind!r}")
-    _SPECS[spec.name] = spec
-    METRICS[spec.name] = spec.fn
-    return spec
-
-
-def available_metrics() -> list[str]:
-    """Names accepted by :func:`evaluate` (in suite order)."""
-    return list(_SPECS)
-
-
-def _resolve(metrics: str | Iterable[str], options: Mapping[str, Mapping[str, Any]]) -> list[str]:
-    if isinstance(metrics, str):
-        if metrics == "all":
-            return [n for n, s in _SPECS.items() if all(o in options.get(n, {}) for o in s.needs_options)]
-        metrics = [m.strip() for m in metrics.split(",") if m.strip()]
-    names = list(dict.fromkeys(metrics))
-    for n in names:
-        if n not in _SPECS:
-            close = difflib.get_close_matches(n, list(_SPECS), n=1)
-            hint = f" Did you mean {close[0]!r}?" if close else ""
-            raise ValueError(f"unknown metric {n!r}; available: {', '.join(_SPECS)} (or 'all').{hint}")
-        missing = [o for o in _SPECS[n].needs_options if o not in options.get(n, {})]
-        if missing:
-            raise ValueError(f"metric {n!r} needs option(s) {', '.join(missing)}: pass "
-                             f"options={{{n!r}: {{{', '.join(repr(m) + ': ...' for m in missing)}}}}}")
-    unknown_opts = sorted(set(options) - set(_SPECS))
-    if unknown_opts:
-        raise ValueError(f"options given for unknown metric(s) {', '.join(unknown_opts)}; "
-                         f"available: {', '.join(_SPECS)}")
-    return names
+from .registry import MetricOptionError, MetricSpec, get_metric, model_provides, resolve_options
 
 
 def metric_environment() -> dict[str, str]:
@@ -105,6 +43,18 @@ def _flatten(name: str, scores: Mapping[str, Any]) -> dict[str, float]:
     return out
 
 
+def _model_inputs(spec: MetricSpec, model: Any) -> dict[str, Any]:
+    """The keyword arguments a metric's model needs (decoder, the model, a named attribute)."""
+    out = {}
+    for key, need in spec.injected.items():
+        if not model_provides(model, need):
+            what = {"decoder": "a decoder (model.decode)", "model": "the model"}.get(need, f"the model's {key!r}")
+            raise MetricOptionError(f"metric {spec.name!r} needs {what}; {type(model).__name__} has none "
+                                    "(pass the trained method, not an encode function)")
+        out[key] = model.decode if need == "decoder" else model if need == "model" else getattr(model, key)
+    return out
+
+
 def evaluate(
     encode: Any,
     dataset: GroundTruthDataset,
@@ -115,26 +65,32 @@ def evaluate(
     timings: dict[str, float] | None = None,
     device: torch.device | str | None = None,
     fast_encoder: bool | None = None,
+    options_used: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, float]:
     """Compute ``metrics`` for a model on ``dataset``; returns one flat dict of named scores.
 
     Args:
-        encode: a model with ``.encode`` (e.g. a :class:`~untwine.methods.Method`) or a callable
-            mapping uint8 images (N, C, H, W) to codes (N, d); run under inference mode, a
-            module in eval mode.
+        encode: a model with ``.encode`` (e.g. a :class:`~untwine.methods.Method`), a callable
+            mapping uint8 images (N, C, H, W) to codes (N, d), or a :class:`CodeTable`; run under
+            inference mode, a module in eval mode. Metrics that need the decoder or the model's
+            state get them from this model.
         dataset: a :class:`~untwine.data.GroundTruthDataset`.
         metrics: names from :func:`available_metrics`, a comma-separated string, or ``"all"``
-            (every metric that needs no extra option; ``group_mig`` needs its group assignment).
+            (every metric whose required options are given, that applies to the dataset and
+            whose model needs the model meets); an empty list is an error.
         seed: the seed of every metric's random state (disentanglement_lib ``random_seed = 0``).
         batch_size: images per encoder call (default: 128 on the CPU, 1024 on accelerators).
         options: per-metric keyword options, e.g. ``{"sap": {"classifier": "threshold"},
-            "dci": {"backend": "sklearn"}}``; ``num_train`` / ``num_test`` override the sample sizes.
+            "dci": {"backend": "sklearn"}}``; ``num_train`` / ``num_test`` set the sample sizes
+            (for every metric). A misspelt option is an error listing the valid ones.
         timings: if given, filled with seconds per metric (and ``"encode"``, the encoder share).
         device: where images are encoded (default: the model's device).
         fast_encoder: on the CPU, encode with a frozen TorchScript trace of the model, checked
             against it (:func:`~untwine.metrics.codes.inference_encoder`): None (default) for
             models that declare ``encode_is_traceable`` (untwine's methods), True for any
-            module, False never.
+            module, False never. Models with ``encode_side_inputs`` are always encoded eagerly.
+        options_used: if given, filled with :func:`resolve_options`' answer: metric name ->
+            every option it ran with, defaults included (what a run records).
 
     Factors with a single class (dSprites' colour) are dropped before the array metrics and never
     chosen by the sampling metrics, as in the reference (so ``group_mig``'s ``factor_groups``
@@ -144,9 +100,14 @@ def evaluate(
     (``dci.disentanglement``, ``factor_vae_score.eval_accuracy``). Versions of the libraries the
     scores depend on come from :func:`metric_environment`.
     """
-    options = {k: dict(v) for k, v in (options or {}).items()}
-    names = _resolve(metrics, options)
-    table = encode if isinstance(encode, CodeTable) else CodeTable(encode, dataset, batch_size, device, fast_encoder)
+    table = encode if isinstance(encode, CodeTable) else None
+    model = table.source if table is not None else encode
+    resolved = resolve_options(metrics, options, dataset, model)
+    extras = {name: _model_inputs(get_metric(name), model) for name in resolved}  # checked before any work
+    if table is None:
+        table = CodeTable(encode, dataset, batch_size, device, fast_encoder)
+    if options_used is not None:
+        options_used.update({k: dict(v) for k, v in resolved.items()})
     results: dict[str, float] = {}
     samples: dict[tuple[int, int], tuple] = {}
     # factors with a single class (dSprites' colour) are no factors of variation (as the reference)
@@ -161,30 +122,30 @@ def evaluate(
             y_te = dataset.sample_classes(num_test, rng) if num_test else None
             z_tr = table.codes_for_classes(y_tr, rng)
             z_te = table.codes_for_classes(y_te, rng) if num_test else None
-            samples[key] = (z_tr, y_tr[:, varying], z_te, None if y_te is None else y_te[:, varying])
+            samples[key] = (z_tr, y_tr, z_te, y_te)
         return samples[key]
 
-    for name in names:
-        spec = _SPECS[name]
-        opts = dict(options.get(name, {}))
-        num_train = int(opts.pop("num_train", spec.num_train))
-        num_test = int(opts.pop("num_test", spec.num_test))
+    def factors(classes: np.ndarray | None, kind: str) -> np.ndarray | None:
+        if classes is None:
+            return None
+        return (classes if kind == "factor_classes" else dataset.classes_to_values(classes))[:, varying]
+
+    for name, opts in resolved.items():
+        spec = get_metric(name)
+        opts, extra = dict(opts), extras[name]
         t0, e0 = time.perf_counter(), table.encode_seconds
-        if spec.kind == "sampling":
-            rng = np.random.default_rng(seed)
-            if "num_train" in options.get(name, {}):
-                opts["num_train"] = num_train
-            if "num_test" in options.get(name, {}):
-                opts["num_eval"] = num_test
-            scores = spec.fn(dataset, table, rng, **opts)
+        if spec.sampling:
+            scores = spec.fn(dataset, table, np.random.default_rng(seed), **opts, **extra)
         else:
-            z_tr, y_tr, z_te, y_te = draw(num_train, num_test if spec.kind == "train_test" else 0)
-            if spec.kind == "train":
-                scores = spec.fn(z_tr, y_tr, **opts)
-            elif spec.kind == "train_test":
-                scores = spec.fn(z_tr, y_tr, z_te, y_te, **opts)
-            else:
-                scores = spec.fn(z_tr, **opts)
+            split = "test_split" in spec.needs
+            num_train = int(opts.pop("num_train"))
+            num_test = int(opts.pop("num_test")) if split else 0
+            z_tr, y_tr, z_te, y_te = draw(num_train, num_test)
+            kind = spec.factor_kind
+            args = [z_tr] + ([factors(y_tr, kind)] if kind else [])
+            if split:
+                args += [z_te] + ([factors(y_te, kind)] if kind else [])
+            scores = spec.fn(*args, **opts, **extra)
         results.update(_flatten(name, scores))
         if timings is not None:
             timings[name] = time.perf_counter() - t0

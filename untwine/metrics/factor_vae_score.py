@@ -3,24 +3,27 @@
 Each vote: pick a factor k uniformly, draw ``batch_size`` factor vectors uniformly with factor k
 fixed to the value of the first, encode, divide the per-latent variance (ddof 1) by the global
 variance and vote (k, argmin over active latents). The majority-vote classifier (each latent ->
-its most frequent factor) is scored on ``num_train`` training votes and ``num_eval`` fresh votes.
+its most frequent factor) is scored on ``num_train`` training votes and ``num_test`` fresh votes.
 
 Defaults (disentanglement_lib ``factor_vae.py``, ``factor_vae_metric.gin``):
 ``num_variance_estimate=10000`` points for the global variances (ddof 1), latents with global
 std < ``prune_threshold=0.05`` pruned, ``batch_size=64``, ``num_train=10000``,
-``num_eval=5000``. The votes are drawn vectorised (all factor indices, then all batches), which
-is the same sampling distribution as the reference loop. ``num_active_dims`` counts the active
-latents (the reference reports ``len`` of the boolean mask, i.e. d).
+``num_test=5000`` (the reference's ``num_eval``). The votes are drawn vectorised (all factor
+indices, then all batches), which is the same sampling distribution as the reference loop.
+``num_active_dims`` counts the active latents (the reference reports ``len`` of the boolean
+mask, i.e. d).
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 
 from ..data.base import GroundTruthDataset
 from .codes import CodeTable
+from .registry import register_metric
 
 
 def _votes(dataset, table: CodeTable, rng, batch_size, num_points, global_var, active) -> np.ndarray:
@@ -38,8 +41,10 @@ def _votes(dataset, table: CodeTable, rng, batch_size, num_points, global_var, a
     return votes
 
 
+@register_metric("factor_vae_score", needs=("sampling",), bounds={"num_active_dims": (0.0, math.inf)},
+                 permutation_invariant=True, help="FactorVAE score (Kim & Mnih 2018)")
 def factor_vae_score(dataset: GroundTruthDataset, encode: Any, rng: np.random.Generator, batch_size: int = 64,
-                     num_train: int = 10000, num_eval: int = 5000, num_variance_estimate: int = 10000,
+                     num_train: int = 10000, num_test: int = 5000, num_variance_estimate: int = 10000,
                      prune_threshold: float = 0.05) -> dict[str, float]:
     """FactorVAE score of a model on a ground-truth dataset.
 
@@ -58,7 +63,7 @@ def factor_vae_score(dataset: GroundTruthDataset, encode: Any, rng: np.random.Ge
     train = _votes(dataset, table, rng, batch_size, num_train, global_var, active)
     classifier = train.argmax(0)
     cols = np.arange(train.shape[1])
-    evals = _votes(dataset, table, rng, batch_size, num_eval, global_var, active)
+    evals = _votes(dataset, table, rng, batch_size, num_test, global_var, active)
     return {"train_accuracy": float(train[classifier, cols].sum() / train.sum()),
             "eval_accuracy": float(evals[classifier, cols].sum() / evals.sum()),
             "num_active_dims": float(active.sum())}

@@ -14,8 +14,16 @@ from typing import Sequence
 import numpy as np
 
 from .utils import check_pair, discrete_entropy, discrete_mutual_info, histogram_discretize, varying_factors
+from .registry import register_metric
 
 
+def _example_groups(num_latents: int, num_factors: int) -> dict[str, list[str]]:
+    """A valid group assignment for any shape: the first latent and factor form group "a"."""
+    return {"latent_groups": ["a"] + ["b"] * (num_latents - 1), "factor_groups": ["a"] + ["b"] * (num_factors - 1)}
+
+
+@register_metric("group_mig", needs=("codes", "factor_classes"), num_train=10000, bound=(-1.0, 1.0),
+                 example_options=_example_groups, help="group-MIG (seed 003): MIG with a latent block per factor group")
 def group_mig(codes: np.ndarray, factors: np.ndarray, latent_groups: Sequence, factor_groups: Sequence,
               num_bins: int = 20) -> dict[str, float]:
     """group-MIG of codes (N, d) for factor classes (N, K).

@@ -14,11 +14,17 @@ values of the active code matrix instead, a known bug).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .utils import check_pair, histogram_discretize
+from .registry import register_metric
 
 
+@register_metric("irs", needs=("codes", "factor_classes"), num_train=10000, bound=(-1.0, 1.0),
+                 bounds={"num_active_dims": (0.0, math.inf)}, permutation_invariant=True,
+                 help="Interventional Robustness Score (Suter et al. 2019)")
 def irs(codes: np.ndarray, factors: np.ndarray, diff_quantile: float = 0.99, num_bins: int = 20) -> dict[str, float]:
     """IRS of codes (N, d) for factor classes (N, K).
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 
 from .utils import check_pair, discrete_entropy, discrete_mutual_info, histogram_discretize, varying_factors
+from .registry import register_metric
 
 
 def mig_matrix(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> tuple[np.ndarray, np.ndarray]:
@@ -21,6 +22,8 @@ def mig_matrix(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> tu
     return discrete_mutual_info(histogram_discretize(z, num_bins), y), discrete_entropy(y)
 
 
+@register_metric("mig", needs=("codes", "factor_classes"), num_train=10000, permutation_invariant=True,
+                 help="Mutual Information Gap (Chen et al. 2018)")
 def mig(codes: np.ndarray, factors: np.ndarray, num_bins: int = 20) -> dict[str, float]:
     """Mutual Information Gap of codes (N, d) against factor classes (N, K).
 

@@ -20,6 +20,7 @@ import warnings
 import numpy as np
 
 from .utils import check_pair, discrete_mutual_info, histogram_discretize, varying_factors
+from .registry import register_metric
 
 
 def modularity_score(mutual_information: np.ndarray) -> float:
@@ -50,6 +51,8 @@ def _explicitness(x_tr, y_tr, x_te, y_te) -> tuple[float, float]:
     return out[0], out[1]
 
 
+@register_metric("modularity", needs=("codes", "factor_classes", "test_split"), num_train=10000, num_test=5000,
+                 permutation_invariant=("modularity",), help="modularity and explicitness (Ridgeway & Mozer 2018)")
 def modularity(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_test: np.ndarray,
                num_bins: int = 20) -> dict[str, float]:
     """Modularity and explicitness (train, test) of codes (N, d) for factor classes (N, K).

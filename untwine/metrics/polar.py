@@ -22,6 +22,8 @@ import math
 
 import numpy as np
 
+from .registry import register_metric
+
 
 def _rescaled(codes: np.ndarray) -> np.ndarray:
     """Min-max rescale every column to [0, 1]; a constant column becomes 0."""
@@ -30,6 +32,16 @@ def _rescaled(codes: np.ndarray) -> np.ndarray:
     return (codes - lo) / span
 
 
+def _two_factors(dataset) -> bool:
+    """Whether a dataset varies exactly two factors (the position (c1, c2) of seed 001)."""
+    return sum(int(s) > 1 for s in dataset.factor_sizes) == 2
+
+
+@register_metric("polar", needs=("codes", "factor_values"), num_train=10000, bound=(0.0, math.inf),
+                 bounds={k: (-1.0, 1.0) for k in ("cartesian_c1_sign", "cartesian_c2_sign", "polar_angle_sign",
+                                                    "polar_distance_sign")},
+                 permutation_invariant=("cartesian_mse", "polar_mse"), applies=_two_factors,
+                 help="polar and Cartesian MSE of a 2-D position (WeLa-VAE, Margonis et al. 2020)")
 def polar_cartesian_mse(
     codes: np.ndarray,
     factors_xy: np.ndarray,

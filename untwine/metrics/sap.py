@@ -13,8 +13,11 @@ squared correlation (R^2 of a fitted line) instead, 0 for latents with variance 
 number of classes), each of the C intervals labelled with one class, chosen to maximise the
 balanced accuracy on the training points (exactly, by dynamic programming over the cut points
 where the class changes along the latent; over ``threshold_candidates`` quantiles when those are
-more), and scored by balanced accuracy on the test points;
-latents with variance <= 1e-12 score 0 (the paper's inactive latents).
+more), and scored by balanced accuracy on the test points. Inactive latents score 0, as the paper says
+("sigma close to 0"; decisions.md): a latent is inactive when the standard deviation (ddof 1) of
+its code over the training points is below ``inactive_std=0.05`` (the FactorVAE score's pruning
+threshold). A collapsed VAE latent (variance 1e-6 to 1e-3) would otherwise get thresholds
+fitted to noise and lower SAP.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import warnings
 import numpy as np
 
 from .utils import check_pair, varying_factors
+from .registry import register_metric
 
 
 def _svm_accuracy(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, y_test: np.ndarray, C: float) -> float:
@@ -176,12 +180,15 @@ def _threshold_balanced_accuracy(x, y, x_test, y_test, num_candidates: int) -> f
 
 def sap_matrix(codes, factors, codes_test=None, factors_test=None, classifier: str = "svm",
                continuous_factors: bool = False, C: float = 0.01,
-               threshold_candidates: int = 256, svm_backend: str = "numpy") -> np.ndarray:
+               threshold_candidates: int = 256, svm_backend: str = "numpy",
+               inactive_std: float = 0.05) -> np.ndarray:
     """The (d, K) score matrix of single-latent predictors (see the module docstring)."""
     if classifier not in ("svm", "threshold"):
         raise ValueError(f"classifier must be 'svm' (disentanglement_lib) or 'threshold' (paper), got {classifier!r}")
     if svm_backend not in ("numpy", "sklearn"):
         raise ValueError(f"svm_backend must be 'numpy' or 'sklearn', got {svm_backend!r}")
+    if not inactive_std >= 0:
+        raise ValueError(f"inactive_std must be >= 0 (0 keeps every latent with variance > 1e-12), got {inactive_std}")
     z, y = check_pair(codes, factors)
     if codes_test is None:
         if not continuous_factors:
@@ -195,6 +202,7 @@ def sap_matrix(codes, factors, codes_test=None, factors_test=None, classifier: s
     d, k = z.shape[1], y.shape[1]
     s = np.zeros((d, k))
     var = z.var(0, ddof=1)
+    active = (var > 1e-12) & (np.sqrt(var) >= inactive_std)  # threshold variant: inactive latents score 0
     if continuous_factors:
         zc, yc = z - z.mean(0), (y - y.mean(0)).astype(np.float64)
         cov = zc.T @ yc / (len(z) - 1)
@@ -209,32 +217,37 @@ def sap_matrix(codes, factors, codes_test=None, factors_test=None, classifier: s
         for i in range(d):
             if classifier == "svm":
                 s[i, j] = _svm_accuracy(z[:, i], y[:, j], z_te[:, i], y_te[:, j], C)
-            elif var[i] > 1e-12:
+            elif active[i]:
                 s[i, j] = _threshold_balanced_accuracy(z[:, i], y[:, j], z_te[:, i], y_te[:, j],
                                                        threshold_candidates)
     return s
 
 
+@register_metric("sap", needs=("codes", "factor_classes", "test_split"), num_train=10000, num_test=5000,
+                 permutation_invariant=True, help="SAP score (Kumar et al. 2018)")
 def sap(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray | None = None,
         factors_test: np.ndarray | None = None, classifier: str = "svm", continuous_factors: bool = False,
-        C: float = 0.01, threshold_candidates: int = 256, svm_backend: str = "numpy") -> dict[str, float]:
+        C: float = 0.01, threshold_candidates: int = 256, svm_backend: str = "numpy",
+        inactive_std: float = 0.05) -> dict[str, float]:
     """SAP score of codes (N, d) for factor classes (N, K), scored on the test points.
 
     Defaults (disentanglement_lib): ``classifier="svm"`` (LinearSVC, ``C=0.01``, balanced class
     weights, plain test accuracy), ``continuous_factors=False``; 10,000 train / 5,000 test points
     in the suite. ``classifier="threshold"`` is the paper's balanced-accuracy threshold classifier
     (cut points where the class changes along the latent, or ``threshold_candidates=256``
-    quantiles when there are more). ``svm_backend="numpy"`` (default) solves
-    the LinearSVC problems of all latents at once (same optimum as liblinear, to its tolerance;
-    tested against sklearn); ``"sklearn"`` calls ``LinearSVC`` d * K times as the reference. Factors constant in the training sample are
-    skipped with a warning. With a single latent the second-best score is taken as 0.
+    quantiles when there are more), where latents whose code has a standard deviation below
+    ``inactive_std=0.05`` score 0 (the paper's inactive latents). ``svm_backend="numpy"``
+    (default) solves the LinearSVC problems of all latents at once (same optimum as liblinear, to
+    its tolerance; tested against sklearn); ``"sklearn"`` calls ``LinearSVC`` d * K times as the
+    reference. Factors constant in the training sample are skipped with a warning. With a single
+    latent the second-best score is taken as 0.
 
     Returns ``{"sap": float}``.
     """
     z, y = check_pair(codes, factors)
     keep = varying_factors(y, "sap")
     s = sap_matrix(z, y[:, keep], codes_test, None if factors_test is None else np.asarray(factors_test)[:, keep],
-                   classifier, continuous_factors, C, threshold_candidates, svm_backend)
+                   classifier, continuous_factors, C, threshold_candidates, svm_backend, inactive_std)
     srt = np.sort(s, axis=0)
     second = srt[-2] if srt.shape[0] > 1 else np.zeros(srt.shape[1])
     return {"sap": float(np.mean(srt[-1] - second))}

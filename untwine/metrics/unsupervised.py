@@ -13,9 +13,12 @@ Defaults (``unsupervised.gin``): 10,000 points in the suite, ``num_bins=20``; co
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from .utils import check_codes, discrete_mutual_info, histogram_discretize
+from .registry import register_metric
 
 
 def gaussian_total_correlation(codes: np.ndarray) -> float:
@@ -35,6 +38,8 @@ def mutual_info_matrix(codes: np.ndarray, num_bins: int = 20) -> np.ndarray:
     return discrete_mutual_info(d, d)
 
 
+@register_metric("unsupervised", needs=("codes",), num_train=10000, bound=(0.0, math.inf), permutation_invariant=True,
+                 help="Gaussian total/Wasserstein correlation, mean pairwise MI")
 def unsupervised(codes: np.ndarray, num_bins: int = 20) -> dict[str, float]:
     """All unsupervised scores of codes (N, d); see the module docstring."""
     from scipy.linalg import sqrtm
