@@ -27,18 +27,50 @@ import torch
 IndexLike = np.ndarray | torch.Tensor | Sequence[int]
 
 
-def as_index_tensor(indices: IndexLike, size: int, device: torch.device | str | None = None) -> torch.Tensor:
-    """Return ``indices`` as a 1-D int64 tensor, checking that every entry is in ``[0, size)``."""
+def _integer_error(dtype: object) -> ValueError:
+    return ValueError(
+        f"image indices must be integers, got dtype {dtype}; a float or bool index would be "
+        "truncated or read as a mask -- pass an integer array (e.g. indices.astype(np.int64))"
+    )
+
+
+def as_index_array(indices: IndexLike) -> np.ndarray:
+    """``indices`` as a 1-D int64 numpy array; float, bool and other non-integer dtypes are rejected.
+
+    Range is not checked here (see :func:`check_index_range`).
+    """
     if isinstance(indices, torch.Tensor):
+        if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
+            raise _integer_error(indices.dtype)
+        indices = indices.detach().cpu().numpy()
+    idx = np.asarray(indices)
+    if idx.dtype.kind not in "iu":
+        if idx.size or idx.dtype.kind not in "f":  # an empty list is float64 to numpy
+            raise _integer_error(idx.dtype)
+    if idx.ndim != 1:
+        raise ValueError(f"indices must be 1-D, got shape {idx.shape}; flatten them first")
+    return idx.astype(np.int64, copy=False)
+
+
+def check_index_range(idx: np.ndarray | torch.Tensor, size: int) -> None:
+    """Raise an ``IndexError`` naming the bad value unless every entry of ``idx`` is in ``[0, size)``."""
+    if len(idx) and (int(idx.min()) < 0 or int(idx.max()) >= size):
+        lo, hi = int(idx.min()), int(idx.max())
+        raise IndexError(f"image index out of range [0, {size}): got {lo if lo < 0 else hi} (min {lo}, max {hi})")
+
+
+def as_index_tensor(indices: IndexLike, size: int, device: torch.device | str | None = None) -> torch.Tensor:
+    """Return ``indices`` as a 1-D int64 tensor, checking the dtype (integers only: a float or bool
+    index is an error, never truncated) and that every entry is in ``[0, size)``."""
+    if isinstance(indices, torch.Tensor):
+        if indices.dtype.is_floating_point or indices.dtype.is_complex or indices.dtype == torch.bool:
+            raise _integer_error(indices.dtype)
+        if indices.ndim != 1:
+            raise ValueError(f"indices must be 1-D, got shape {tuple(indices.shape)}; flatten them first")
         idx = indices.to(dtype=torch.long, device=device)
     else:
-        idx = torch.as_tensor(np.asarray(indices, dtype=np.int64), device=device)
-    if idx.ndim != 1:
-        raise ValueError(f"indices must be 1-D, got shape {tuple(idx.shape)}; flatten them first")
-    if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= size):
-        raise IndexError(
-            f"image index out of range [0, {size}): got min {int(idx.min())}, max {int(idx.max())}"
-        )
+        idx = torch.as_tensor(as_index_array(indices), device=device)
+    check_index_range(idx, size)
     return idx
 
 
@@ -96,9 +128,11 @@ class GroundTruthDataset(ABC):
                 f"factor classes must have shape (N, {self.num_factors}) for {self.name!r} "
                 f"({', '.join(self.factor_names)}), got {c.shape}"
             )
-        if not np.issubdtype(c.dtype, np.integer):
-            if not np.all(np.equal(np.mod(c, 1), 0)):
-                raise ValueError("factor classes must be integers (class indices, not factor values)")
+        if c.dtype.kind not in "iu":
+            frac = np.mod(c, 1) if c.dtype.kind == "f" else None
+            if frac is None or (frac != 0).any():
+                example = "" if frac is None else f" such as {c[frac != 0][0].item()!r}"
+                raise ValueError(f"factor classes must be integer class indices, not factor values; got dtype {c.dtype}{example}")
         c = c.astype(np.int64)
         sizes = np.asarray(self.factor_sizes)
         bad = (c < 0) | (c >= sizes)
@@ -164,11 +198,8 @@ class FactorGridDataset(GroundTruthDataset):
         return self.check_classes(classes) @ self._strides
 
     def index_to_classes(self, indices: IndexLike) -> np.ndarray:
-        if isinstance(indices, torch.Tensor):
-            indices = indices.detach().cpu().numpy()
-        idx = np.asarray(indices, dtype=np.int64)
-        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"image index out of range [0, {len(self)})")
+        idx = as_index_array(indices)
+        check_index_range(idx, len(self))
         return (idx[:, None] // self._strides) % np.asarray(self.factor_sizes, dtype=np.int64)
 
     def images_from_classes(self, classes: np.ndarray, rng: np.random.Generator | None = None) -> torch.Tensor:

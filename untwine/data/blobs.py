@@ -11,8 +11,10 @@ Reproduces the reference generator (``blob_generator.py`` of the WeLa-VAE code) 
 - Image for factors (x, y), x, y in 0..63: the template pasted into a zero canvas padded by 20 so
   its centre lands on (row x, column y), cropped to 64x64. **x indexes rows, y columns.**
 - Factor order (x, y) and flat index ``64 x + y`` (y fastest), the generator's loop order.
-  The paper repeats each of the 4096 images 25 times (102,400); uniform sampling over the 4096
-  distinct images is equivalent.
+- One image per position (4,096), as the authors' code makes them. The paper's text speaks of 25
+  blobs per position (102,400 images) without saying how the 25 differ; the code has no such
+  repeats, and its 150 epochs at batch 256 are 2,400 steps (the reference run of decisions.md;
+  60,000 steps, the text's 150 epochs of 102,400, is the long profile).
 - Storage: ``uint8 round(255 * value)`` (max quantisation error 1/510); :func:`blob_images_float`
   gives the exact float64 images.
 

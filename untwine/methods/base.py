@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar, Sequence
 import torch
 from torch import nn
 
-from ..nn import GaussianHead, build_decoder, build_encoder, reconstruction_loss, reparameterize
+from ..nn import INIT_SCHEMES, GaussianHead, build_decoder, build_encoder, initialize, reconstruction_loss, reparameterize
 from ..nn.losses import RECONSTRUCTIONS
 from ..records import ConfigError, Record, hp  # noqa: F401  (ConfigError, hp: re-exported for method files)
 
@@ -154,6 +154,7 @@ class GaussianVAE(Method):
             self.encoder = build_encoder(arch, self.image_shape, hidden_e, act)
         self.head = GaussianHead(self.encoder.features, h.latent_dim)
         self.decoder = build_decoder(arch, h.latent_dim, self.image_shape, hidden_d, act)
+        initialize(self, h.init)
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x) for float images."""
@@ -182,6 +183,7 @@ class VAEHyperparameters(Hyperparameters):
     latent_dim: int = hp(10, "number of latent dimensions d", low=1, high=4096)
     architecture: str = hp("conv", "encoder/decoder: 'conv' (disentanglement_lib, 64x64) or 'mlp'", choices=("conv", "mlp"))
     reconstruction: str = hp("bernoulli", "reconstruction likelihood", choices=RECONSTRUCTIONS)
+    init: str = hp("torch", "weight init: torch (PyTorch defaults) or glorot (Glorot-uniform, zero biases: Keras, disentanglement_lib)", choices=INIT_SCHEMES)
     lr: float = hp(1e-4, "Adam learning rate", low=0.0, low_open=True)
     beta1: float = hp(0.9, "Adam beta1", low=0.0, high=1.0)
     beta2: float = hp(0.999, "Adam beta2", low=0.0, high=1.0)

@@ -30,6 +30,7 @@ With the label encoder the representation needs the labels: ``encode(x, labels)`
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 
@@ -37,7 +38,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn import kl_standard_normal
+from ..nn import INIT_SCHEMES, initialize, kl_standard_normal
 from ..nn.architectures import mlp
 from ..nn.moments import dip_covariance, dip_penalty
 from ..nn.total_correlation import TC_ESTIMATORS
@@ -56,7 +57,7 @@ class WeLaVAEParams(VAEHyperparameters):
     encoder_hidden: tuple[int, ...] = hp((1200, 1200), "encoder hidden layer sizes", low=1, high=65536)
     decoder_hidden: tuple[int, ...] = hp((1200, 1200), "shared decoder hidden layer sizes", low=1, high=65536)
     activation: str = hp("tanh", "hidden activation", choices=("tanh", "relu", "leaky_relu", "elu"))
-    init: str = hp("glorot", "weight init: glorot (Keras, the paper's code) or torch defaults", choices=("glorot", "torch"))
+    init: str = hp("glorot", "weight init: glorot (Keras, the paper's code) or torch defaults", choices=INIT_SCHEMES)
     resolution: int = hp(3, "label resolution p: classes per weak label", low=2)
     num_labels: int = hp(2, "number m of weak labels (Blobs: angle and distance)", low=1)
     gamma: float | None = hp(None, "weight of the label cross-entropy (none: the paper's value for p)", low=0.0, aliases=OLD_AUTO)
@@ -106,14 +107,13 @@ class WeLaVAE(TCMixin, GaussianVAE):
 
     def __init__(self, hparams: WeLaVAEParams, image_shape):
         self.label_dim = hparams.num_labels * hparams.resolution
-        super().__init__(hparams, image_shape, encoder_extra_inputs=self.label_dim if hparams.label_encoder else 0)
-        h = hparams
+        # the base builds with PyTorch's init (no draws); the scheme is applied once the WeLa
+        # decoder replaces the base's, so the same seed gives the same parameters as before
+        super().__init__(dataclasses.replace(hparams, init="torch"), image_shape,
+                         encoder_extra_inputs=self.label_dim if hparams.label_encoder else 0)
+        self.hparams = h = hparams
         self.decoder = WeLaDecoder(h.latent_dim, self.image_shape, tuple(h.decoder_hidden), h.activation, self.label_dim)
-        if h.init == "glorot":
-            for m in self.modules():
-                if isinstance(m, nn.Linear):
-                    nn.init.xavier_uniform_(m.weight)
-                    nn.init.zeros_(m.bias)
+        initialize(self, h.init)
 
     @property
     def gamma(self) -> float:

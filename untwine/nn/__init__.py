@@ -1,6 +1,7 @@
 """Building blocks: encoders/decoders, Gaussian heads, KL, reconstruction losses, TC estimators."""
 
 from .architectures import ConvDecoder, ConvEncoder, MLPDecoder, MLPEncoder, build_decoder, build_encoder
+from .init import INIT_SCHEMES, initialize
 from .gaussian import GaussianHead, gaussian_log_density, kl_gaussians, kl_standard_normal, reparameterize
 from .losses import bernoulli_reconstruction, gaussian_reconstruction, reconstruction_loss
 from .discriminator import Discriminator, discriminator_loss, discriminator_tc, permute_dims
@@ -9,6 +10,7 @@ from .total_correlation import TC_ESTIMATORS, pairwise_log_density, stratified_l
 
 __all__ = [
     "Discriminator",
+    "INIT_SCHEMES",
     "TC_ESTIMATORS",
     "batch_covariance",
     "dip_covariance",
@@ -30,6 +32,7 @@ __all__ = [
     "build_encoder",
     "gaussian_log_density",
     "gaussian_reconstruction",
+    "initialize",
     "kl_gaussians",
     "kl_standard_normal",
     "reconstruction_loss",
