@@ -119,29 +119,9 @@ def _metric_names(text: str) -> list[str] | str:
     return "all" if text == "all" else [m.strip() for m in text.split(",") if m.strip()]
 
 
-def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed: int = 0, device: str = "cpu",
-                 fast_encoder: bool | None = None) -> dict[str, Any]:
-    """Evaluate a run directory and merge the scores into its metrics.json (written atomically)."""
-    from . import metrics as M
-    from .io import atomic_write_json
-    from .train import load_run
-
-    run = load_run(run_dir, device=device)
-    scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder)
-    path = Path(run_dir) / "metrics.json"
-    merged = json.loads(path.read_text()) if path.is_file() else {}
-    merged.update(scores)
-    env = getattr(M, "metric_environment", None)
-    if env is not None:
-        merged["environment"] = env()
-    merged["evaluated_at_step"] = run.history[-1]["step"] if run.history else None
-    atomic_write_json(path, merged)
-    return merged
-
-
 def _print_table(scores: dict[str, Any]) -> None:
     rows = [(k, v) for k, v in scores.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "evaluated_at_step"]
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("evaluated_at_step", "evaluation_seed")]
     width = max((len(k) for k, _ in rows), default=10)
     for k, v in rows:
         print(f"  {k:<{width}}  {v:.4f}")
@@ -156,6 +136,8 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
     p.add_argument("--eager-encoder", action="store_true",
                    help="encode with the model as it is, not its frozen TorchScript trace (CPU only; see untwine.metrics.codes)")
     args = p.parse_args(argv)
+    from .train import evaluate_run
+
     scores = evaluate_run(args.run_dir, _metric_names(args.metrics), args.seed, args.device,
                           fast_encoder=False if args.eager_encoder else None)
     print(f"metrics of {args.run_dir} (written to metrics.json):")
@@ -186,25 +168,19 @@ def cmd_traverse(argv: Sequence[str]) -> int:
     return 0
 
 
-def report_run(run_dir: str | Path) -> Path:
-    """(Re)write RUN_DIR/report.html from the run's checkpoint, logs and metrics.json."""
-    from .train import load_run
-    from .viz.report import read_metrics, write_report
-
-    run = load_run(run_dir)
-    return write_report(run_dir, run.method, run.dataset, run.config.to_dict(), run.history, read_metrics(run_dir))
-
-
 def cmd_report(argv: Sequence[str]) -> int:
     p = argparse.ArgumentParser(prog="untwine report", description="Write RUN_DIR/report.html.")
     p.add_argument("run_dir")
     args = p.parse_args(argv)
+    from .viz import report_run
+
     print(f"wrote {report_run(args.run_dir)}")
     return 0
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    from .train import TrainConfig, train
+    from .train import TrainConfig, evaluate_run, train
+    from .viz import report_run
 
     p = argparse.ArgumentParser(prog="untwine demo", description="Train a beta-VAE on dSprites, evaluate it, write report.html.")
     p.add_argument("--out", default="runs/demo")
