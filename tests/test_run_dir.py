@@ -214,6 +214,19 @@ def test_a_corrupt_metrics_json_is_named_and_kept(tmp_path):
     assert rd.metrics.read_text() == '{"mig": 0.'
 
 
+@pytest.mark.parametrize("code, hint", [(errno.EROFS, "read-only"), (errno.EACCES, "permission denied"),
+                                        (errno.ENOSPC, "free space")])
+def test_write_errors_name_the_path_and_the_fix(tmp_path, monkeypatch, code, hint):
+    def fail(path, text):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(run_dir_module, "atomic_write_text", fail)
+    rd = RunDir(tmp_path / "r")
+    with pytest.raises(RunDirWriteError) as e:
+        rd.write_config(small_config())
+    assert e.value.errno == code and str(rd.config) in str(e.value) and hint in str(e.value)
+
+
 def test_evaluation_records_the_checkpoint_step_seed_and_options(toy_run, toy_registered):
     scalars = toy_run / "logs" / "scalars.jsonl"
     with open(scalars, "a") as f:  # rows logged after the checkpoint (a kill before the next one)

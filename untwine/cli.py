@@ -179,7 +179,7 @@ def cmd_report(argv: Sequence[str]) -> int:
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    from .train import TrainConfig, evaluate_run, train
+    from .train import RunDir, TrainConfig, evaluate_run, train
     from .viz import report_run
 
     p = argparse.ArgumentParser(prog="untwine demo", description="Train a beta-VAE on dSprites, evaluate it, write report.html.")
@@ -192,7 +192,7 @@ def cmd_demo(argv: Sequence[str]) -> int:
     out = Path(args.out)
     config = TrainConfig(method="beta_vae", dataset="dsprites", hparams={"beta": 4.0, "latent_dim": 10, "lr": DEMO_LR}, steps=args.steps,
                          batch_size=64, seed=args.seed, log_every=50, checkpoint_every=500)
-    resume = (out / "config.yaml").is_file()
+    resume = RunDir(out).checkpoint.is_file()  # a failed start (no checkpoint) starts afresh
     print(f"[1/3] training beta-VAE on dSprites for {args.steps} steps -> {out}" + (" (resuming)" if resume else ""))
     train(config, out, resume=resume)
     print("[2/3] evaluating")

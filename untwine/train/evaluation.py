@@ -25,6 +25,7 @@ def evaluate_run(
     """
     from .. import metrics as M
 
+    RunDir(run_dir).read_metrics()  # a corrupt metrics.json fails now, not after the scores are computed
     run = load_run(run_dir, device=device)
     options = {k: dict(v) for k, v in (options or {}).items()}
     scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder,
