@@ -364,7 +364,7 @@ def test_a_full_disk_names_the_path_and_keeps_the_last_checkpoint(tmp_path, toy_
         train(small_config(), r, progress=False, dataset=toy_dataset)
     assert e.value.errno == errno.ENOSPC and e.value.filename == str(r / "checkpoints" / "last.pt")
     assert str(r / "checkpoints" / "last.pt") in str(e.value) and "free space" in str(e.value)
-    assert isinstance(e.value, OSError) and "\n" not in str(e.value)
+    assert isinstance(e.value, OSError) and "\n" not in str(e.value) and "previous checkpoint is intact" in str(e.value)
     assert sorted(p.name for p in (r / "checkpoints").iterdir()) == ["last.pt"] and RunDir(r).last_step() == 3
     monkeypatch.undo()  # space freed: resume loses at most one interval and ends bit-identical
     resumed = train(small_config(), r, resume=True, progress=False, dataset=toy_dataset)
@@ -403,3 +403,12 @@ def test_resume_without_a_checkpoint_says_start_afresh(tmp_path, toy_dataset):
               progress=False, dataset=toy_dataset)
     with pytest.raises(RunDirError, match="no checkpoint.*without --resume"):
         train(small_config(), r, resume=True, progress=False, dataset=toy_dataset)
+
+
+def test_a_full_disk_before_the_first_checkpoint_leaves_a_fresh_start(tmp_path, toy_dataset, monkeypatch):
+    _full_disk_after(monkeypatch, 0)
+    r = tmp_path / "r"
+    with pytest.raises(RunDirWriteError, match="no checkpoint of this run was saved yet"):
+        train(small_config(), r, progress=False, dataset=toy_dataset)
+    monkeypatch.undo()
+    assert train(small_config(), r, progress=False, dataset=toy_dataset).step == 6  # no --resume needed

@@ -73,8 +73,8 @@ class RunDirWriteError(OSError, RunDirError):
 
 
 _WRITE_HINTS = {
-    errno.ENOSPC: "the disk is full; free space on it (the files written before are intact)",
-    errno.EDQUOT: "the disk quota is exhausted; free space (the files written before are intact)",
+    errno.ENOSPC: "the disk is full; free space on it",
+    errno.EDQUOT: "the disk quota is exhausted; free space",
     errno.EROFS: "the file system is read-only; choose a run directory on a writable disk",
     errno.EACCES: "permission denied; choose a run directory you can write to",
     errno.EPERM: "permission denied; choose a run directory you can write to",
@@ -82,8 +82,8 @@ _WRITE_HINTS = {
 
 
 @contextlib.contextmanager
-def _writing(path: Path, what: str) -> Iterator[None]:
-    """Turn an OSError while writing ``what`` into one line that names ``path`` and the fix."""
+def _writing(path: Path, what: str, note: str = "") -> Iterator[None]:
+    """Turn an OSError while writing ``what`` into one line that names ``path`` and the fix (and ``note``)."""
     try:
         yield
     except RunDirWriteError:
@@ -92,7 +92,7 @@ def _writing(path: Path, what: str) -> Iterator[None]:
         hint = _WRITE_HINTS.get(e.errno or 0)
         reason = e.strerror or str(e) or type(e).__name__
         where = e.filename if isinstance(e, (NotADirectoryError, FileExistsError)) and e.filename else path
-        text = f"cannot write {what} {where}: " + (f"{hint} ({reason})" if hint else reason)
+        text = f"cannot write {what} {where}: " + (f"{hint} ({reason})" if hint else reason) + (f"; {note}" if note else "")
         raise RunDirWriteError(e.errno, text, str(where)) from None
 
 
@@ -229,7 +229,9 @@ class RunDir:
         buffer = io.BytesIO()
         torch.save(state, buffer)  # serialise first: a full disk then fails in write() with its errno
         data = buffer.getbuffer()
-        with _writing(self.checkpoint, "the checkpoint"):
+        note = ("the previous checkpoint is intact: continue with --resume once this is fixed" if self.checkpoint.is_file()
+                else "no checkpoint of this run was saved yet")
+        with _writing(self.checkpoint, "the checkpoint", note):
             atomic_write(self.checkpoint, lambda fh: fh.write(data))
 
     def load_checkpoint(self, device: str | torch.device = "cpu") -> dict[str, Any]:
@@ -366,6 +368,11 @@ class RunDir:
                     if fcntl is not None:
                         fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
         return merged
+
+    def save_report(self, html: str) -> Path:
+        """Write report.html atomically; returns its path."""
+        with _writing(self.report, "the report"):
+            return atomic_write_text(self.report, html)
 
     # ---- lifecycle -----------------------------------------------------------------------------
     def remove_orphans(self) -> list[Path]:

@@ -18,7 +18,6 @@ import numpy as np
 import torch
 
 from ..data import GroundTruthDataset
-from ..io import atomic_write_text
 from ..methods import Method
 from ..train.run_dir import RunDir, load_run
 from .images import grid, png_bytes
@@ -191,7 +190,7 @@ def write_report(
         "document.body.setAttribute('data-images-loaded',i.filter(function(m){return m.complete&&m.naturalWidth>0}).length+'/'+i.length);});</script>",
         "</body></html>",
     ]
-    return atomic_write_text(rd.report, "\n".join(parts))
+    return rd.save_report("\n".join(parts))
 
 
 _META = ("environment", "evaluated_at_step", "evaluation_seed", "evaluations")  # metrics.json keys that are no scores
