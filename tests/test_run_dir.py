@@ -305,14 +305,17 @@ def test_a_run_that_diverged_before_any_checkpoint_starts_afresh(tmp_path, toy_d
     assert TrainConfig.from_yaml(r / "config.yaml").hparams["lr"] != 1e30
 
 
-def test_a_directory_with_other_files_is_not_started_afresh(tmp_path, toy_dataset):
+@pytest.mark.parametrize("config, extra", [("mine: 1\n", "notes.txt"), ("mine: 1\n", None),
+                                           (TrainConfig(dataset="blobs").to_yaml(), "notes.txt")])
+def test_a_directory_with_other_files_is_not_started_afresh(tmp_path, toy_dataset, config, extra):
     r = tmp_path / "r"
     r.mkdir()
-    (r / "config.yaml").write_text("mine: 1\n")
-    (r / "notes.txt").write_text("keep me")
+    (r / "config.yaml").write_text(config)
+    if extra:
+        (r / extra).write_text("keep me")
     with pytest.raises(RunDirError, match="already exists"):
         train(small_config(), r, progress=False, dataset=toy_dataset)
-    assert (r / "config.yaml").read_text() == "mine: 1\n"
+    assert (r / "config.yaml").read_text() == config
 
 
 def test_out_pointing_at_a_file_is_one_line(tmp_path, toy_dataset):

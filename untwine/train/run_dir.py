@@ -390,7 +390,13 @@ class RunDir:
         if not self.config.is_file() or self.checkpoint.exists() or self.metrics.exists():
             return False
         names = {p.name for p in self.path.iterdir() if not p.name.startswith(".")}
-        return names <= _FRESH_ENTRIES
+        if not names <= _FRESH_ENTRIES:
+            return False
+        try:  # an untwine config (prepare writes only validated ones), not somebody else's file
+            TrainConfig.from_yaml(self.config)
+        except (ConfigError, TypeError, ValueError):
+            return False
+        return True
 
     def prepare(self, config: TrainConfig, resume: bool) -> TrainConfig:
         """Make the directory ready for training ``config``; the only place a run directory is created.

@@ -246,7 +246,7 @@ def _tensorboard(run_dir: Path, purge_step: int):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # pragma: no cover - tensorboard is a dependency
         return None
-    return SummaryWriter(str(run_dir / "logs" / "tensorboard"), purge_step=purge_step or None)
+    return SummaryWriter(str(RunDir(run_dir).tensorboard), purge_step=purge_step or None)
 
 
 def _progress(enabled: bool, start: int, total: int):
