@@ -65,7 +65,7 @@ def test_resume_with_missing_or_corrupt_checkpoint(tmp_path, toy_dataset):
 
 def test_resume_with_other_settings_is_refused(tmp_path, toy_dataset):
     train(small_config(), tmp_path / "r", progress=False, dataset=toy_dataset)
-    with pytest.raises(RunDirError, match="differs in hparams"):
+    with pytest.raises(RunDirError, match="requested settings differ from its checkpoint in hparams.latent_dim"):
         train(small_config(hparams={"latent_dim": 4}), tmp_path / "r", resume=True, progress=False, dataset=toy_dataset)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import difflib
 import errno
-import json
 import sys
 import types
 import typing
@@ -186,29 +185,9 @@ def _metric_names(text: str) -> list[str] | str:
     return names
 
 
-def evaluate_run(run_dir: str | Path, metrics: list[str] | str = ("mig",), seed: int = 0, device: str = "cpu",
-                 fast_encoder: bool | None = None) -> dict[str, Any]:
-    """Evaluate a run directory and merge the scores into its metrics.json (written atomically)."""
-    from . import metrics as M
-    from .io import atomic_write_json
-    from .train import load_run
-
-    run = load_run(run_dir, device=device)
-    scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder)
-    path = Path(run_dir) / "metrics.json"
-    merged = json.loads(path.read_text()) if path.is_file() else {}
-    merged.update(scores)
-    env = getattr(M, "metric_environment", None)
-    if env is not None:
-        merged["environment"] = env()
-    merged["evaluated_at_step"] = run.history[-1]["step"] if run.history else None
-    atomic_write_json(path, merged)
-    return merged
-
-
 def _print_table(scores: dict[str, Any]) -> None:
     rows = [(k, v) for k, v in scores.items()
-            if isinstance(v, (int, float)) and not isinstance(v, bool) and k != "evaluated_at_step"]
+            if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("evaluated_at_step", "evaluation_seed")]
     width = max((len(k) for k, _ in rows), default=10)
     for k, v in rows:
         print(f"  {k:<{width}}  {v:.4f}")
@@ -230,6 +209,8 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
     p.add_argument("run_dir")
     add_record_flags(p, EvaluateOptions, "opt_")
     args = p.parse_args(argv)
+    from .train import evaluate_run
+
     o = EvaluateOptions.from_dict(record_values(args, EvaluateOptions, "opt_"))
     scores = evaluate_run(args.run_dir, _metric_names(o.metrics), o.seed, o.device,
                           fast_encoder=False if o.eager_encoder else None)
@@ -278,25 +259,19 @@ def cmd_traverse(argv: Sequence[str]) -> int:
     return 0
 
 
-def report_run(run_dir: str | Path) -> Path:
-    """(Re)write RUN_DIR/report.html from the run's checkpoint, logs and metrics.json."""
-    from .train import load_run
-    from .viz.report import read_metrics, write_report
-
-    run = load_run(run_dir)
-    return write_report(run_dir, run.method, run.dataset, run.config.to_dict(), run.history, read_metrics(run_dir))
-
-
 def cmd_report(argv: Sequence[str]) -> int:
     p = _Parser(prog="untwine report", description="Write RUN_DIR/report.html.")
     p.add_argument("run_dir")
     args = p.parse_args(argv)
+    from .viz import report_run
+
     print(f"wrote {report_run(args.run_dir)}")
     return 0
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    from .train import TrainConfig, train
+    from .train import RunDir, TrainConfig, evaluate_run, train
+    from .viz import report_run
 
     p = _Parser(prog="untwine demo", description="Train a beta-VAE on dSprites, evaluate it, write report.html.")
     p.add_argument("--out", default="runs/demo", help="run directory (default runs/demo; an existing one is continued)")
@@ -310,7 +285,7 @@ def cmd_demo(argv: Sequence[str]) -> int:
     config = TrainConfig(method="beta_vae", dataset="dsprites", hparams={"beta": 4.0, "latent_dim": 10, "lr": DEMO_LR}, steps=args.steps,
                          batch_size=64, seed=args.seed, log_every=50, checkpoint_every=500)
     _check_out_dir(args.out)
-    resume = (out / "config.yaml").is_file()
+    resume = RunDir(out).checkpoint.is_file()  # a failed start (no checkpoint) starts afresh
     print(f"[1/3] training beta-VAE on dSprites for {args.steps} steps -> {out}" + (" (resuming)" if resume else ""))
     train(config, out, resume=resume)
     print("[2/3] evaluating")

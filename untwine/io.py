@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import re
 import tempfile
 from pathlib import Path
 from typing import Any, Callable
@@ -33,14 +34,21 @@ def cache_dir(subdir: str = "") -> Path:
     return path
 
 
+# temporary files are ".NAME.PID.RANDOM.tmp" next to their target; older versions wrote ".NAME.RANDOM.tmp"
+_TEMP = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")  # mkstemp: 8 random characters
+_TEMP_PID = re.compile(r"^\..+\.(\d+)\.[a-z0-9_]{8}\.tmp$")
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], Any]) -> Path:
     """Write a file atomically: ``write(fh)`` fills a temporary file that then replaces ``path``.
 
-    A crash or kill at any moment leaves either the old file or the new one, never a torn one.
+    A crash or kill at any moment leaves either the old file or the new one, never a torn one. An
+    exception (also KeyboardInterrupt) removes the temporary file; one left by ``kill -9`` is named
+    ``.NAME.PID.RANDOM.tmp`` and found by :func:`remove_orphaned_temp_files`.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh:
             write(fh)
@@ -55,6 +63,44 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], A
             pass
         raise
     return path
+
+
+def _pid_alive(pid: int) -> bool:
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # exists but belongs to another user (PermissionError), or cannot tell
+        return True
+    return True
+
+
+def remove_orphaned_temp_files(directory: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files of :func:`atomic_write` in ``directory`` whose writer is gone.
+
+    A file is an orphan when the process id in its name no longer runs (killed mid-write), or when
+    its name has no process id (written by an older untwine). A write in progress on this machine is
+    never touched; writers on other machines sharing the directory are not recognised. Returns the
+    removed paths.
+    """
+    directory = Path(directory)
+    removed = []
+    if not directory.is_dir():
+        return removed
+    for entry in directory.iterdir():
+        if not _TEMP.match(entry.name) or not entry.is_file():
+            continue
+        m = _TEMP_PID.match(entry.name)
+        if m and _pid_alive(int(m.group(1))):
+            continue
+        try:
+            entry.unlink()
+            removed.append(entry)
+        except FileNotFoundError:  # its writer finished or another cleaner was first
+            pass
+    return removed
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

@@ -8,26 +8,27 @@ from pathlib import Path
 
 from ..data import GroundTruthDataset
 from ..io import atomic_write_json
-from ..train import RunResult, TrainConfig, load_run, train
+from ..train import RunDir, RunResult, TrainConfig, load_run, train
+
+TRAIN_SECONDS = "train_seconds.json"  # the experiment's own record next to the run's files
 
 
 def train_or_continue(config: TrainConfig, run_dir: Path, dataset: GroundTruthDataset) -> tuple[RunResult, float]:
     """Train ``config`` into ``run_dir``, continuing an existing (shorter) run, or load it if finished.
 
-    Returns the result and the total training seconds of the run, kept in ``train_seconds.json``
-    across continuations.
+    The run's progress is its checkpoint's step; a run with other settings than ``config`` (other
+    than ``steps``) is refused. Returns the result and the total training seconds of the run,
+    kept in ``train_seconds.json`` across continuations.
     """
-    run_dir = Path(run_dir)
-    t_path = run_dir / "train_seconds.json"
+    rd = RunDir(run_dir)
+    t_path = rd.path / TRAIN_SECONDS
     before = json.loads(t_path.read_text())["seconds"] if t_path.is_file() else 0.0
-    scalars = run_dir / "logs" / "scalars.jsonl"
-    text = scalars.read_text().strip() if scalars.is_file() else ""
-    done = json.loads(text.splitlines()[-1])["step"] if text else 0
-    ckpt = (run_dir / "checkpoints" / "last.pt").is_file()
-    if ckpt and done >= config.steps:  # finished: load it (its config may predate newer TrainConfig fields)
-        return load_run(run_dir, dataset=dataset), before
+    done = rd.last_step()
+    if done is not None and done >= config.steps:  # finished: load it
+        rd.check_config(config, rd.load_checkpoint(), "requested", "cannot reuse")
+        return load_run(rd.path, dataset=dataset), before
     t0 = time.perf_counter()
-    res = train(config, run_dir, resume=ckpt, progress=False, dataset=dataset)
+    res = train(config, rd.path, resume=done is not None, progress=False, dataset=dataset)
     total = before + time.perf_counter() - t0
     atomic_write_json(t_path, {"seconds": total, "steps": config.steps})
     return res, total

@@ -1,12 +1,6 @@
 """The training loop: any registered method, any dataset, seeded, resumable, crash-safe.
 
-A run directory holds::
-
-    config.yaml            the TrainConfig (written once, atomically)
-    checkpoints/last.pt    model, optimisers, sampler and RNG states at the last saved step
-    logs/scalars.jsonl     one line of mean loss terms per ``log_every`` steps
-    logs/tensorboard/      the same scalars for TensorBoard
-    metrics.json           written by ``untwine evaluate``
+The run directory's layout and files belong to :mod:`untwine.train.run_dir`.
 
 Batches are drawn by index from in-memory uint8 tensors by the sampler the method's
 ``batch_kind`` names; each optimiser gets the gradient of its own loss with respect to its own
@@ -15,7 +9,6 @@ parameters, all taken at the same parameter values, then every optimiser steps.
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import time
@@ -26,31 +19,18 @@ from typing import Any, Callable
 import torch
 
 from ..data import GroundTruthDataset, get_dataset, make_sampler
-from ..io import atomic_write, atomic_write_text
 from ..methods import ConfigError, Method
 from .config import TrainConfig
+from .device import resolve_device
+from .run_dir import CHECKPOINT, SCALARS, RunDir, RunDirError, load_run
 
 log = logging.getLogger("untwine.train")
 
-CHECKPOINT = Path("checkpoints") / "last.pt"
-SCALARS = Path("logs") / "scalars.jsonl"
-
-
-class RunDirError(ValueError):
-    """The run directory cannot be used as asked (exists already, missing or corrupt checkpoint)."""
+__all__ = ["RunDirError", "RunResult", "TrainingDiverged", "build_run", "load_checkpoint", "load_run", "resolve_device", "train"]
 
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or infinite."""
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` -> cuda when available else cpu; asking for cuda without one is a clear error."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available; use --device cpu or auto")
-    return torch.device(name)
 
 
 def build_run(config: TrainConfig, dataset: GroundTruthDataset | None = None) -> tuple[Method, GroundTruthDataset]:
@@ -78,71 +58,25 @@ class RunResult:
     config: TrainConfig
     history: list[dict[str, float]] = field(default_factory=list)
     images_per_second: float = float("nan")
+    step: int | None = None  # the step of the model's weights (set by train and load_run)
 
 
+# thin wrappers over RunDir, kept by name for the loop (the integrator may call RunDir directly)
 def _read_history(path: Path, up_to_step: int | None = None) -> list[dict[str, float]]:
-    if not path.is_file():
-        return []
-    rows = []
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:  # a torn last line after a kill: drop it
-            continue
-        if up_to_step is None or row.get("step", 0) <= up_to_step:
-            rows.append(row)
-    return rows
+    return RunDir(Path(path).parent.parent).read_history(up_to_step)
 
 
 def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
-    """Read ``checkpoints/last.pt`` with a clear error when it is missing or unreadable."""
-    path = Path(run_dir) / CHECKPOINT
-    if not path.is_file():
-        raise RunDirError(
-            f"no checkpoint at {path}; the run never saved one. Start it again without --resume "
-            f"(use a new --out, or delete {run_dir})"
-        )
-    try:
-        return torch.load(path, map_location=map_location, weights_only=False)
-    except Exception as e:  # noqa: BLE001 - any unpickling failure means a damaged file
-        raise RunDirError(
-            f"checkpoint {path} is corrupt or not an untwine checkpoint ({type(e).__name__}: {e}); "
-            f"restore it from a backup or start the run again in a new --out"
-        ) from None
+    """Read the checkpoint of ``run_dir`` (weights only), with a clear error when missing or unreadable."""
+    return RunDir(run_dir).load_checkpoint(map_location)
 
 
 def _save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
-    def write(fh: io.BufferedWriter) -> None:
-        torch.save(state, fh)
-
-    atomic_write(run_dir / CHECKPOINT, write)
+    RunDir(run_dir).save_checkpoint(state)
 
 
 def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig:
-    cfg_path = run_dir / "config.yaml"
-    if resume:
-        if not cfg_path.is_file():
-            raise RunDirError(f"cannot resume: {cfg_path} does not exist; is {run_dir} an untwine run directory?")
-        saved = TrainConfig.from_yaml(cfg_path)
-        mine, theirs = config.to_dict(), saved.to_dict()
-        mine.pop("steps"), theirs.pop("steps")
-        if mine != theirs:
-            diff = sorted(k for k in mine if mine[k] != theirs.get(k))
-            raise RunDirError(
-                f"cannot resume {run_dir}: its config.yaml differs in {', '.join(diff)}; "
-                "resume with the same settings (only --steps may change) or start a new run"
-            )
-        if config.steps != saved.steps:
-            atomic_write_text(cfg_path, config.to_yaml())
-        return config
-    if run_dir.exists() and any(run_dir.iterdir()):
-        raise RunDirError(
-            f"run directory {run_dir} already exists and is not empty; pass --resume to continue it, "
-            "or choose another --out"
-        )
-    run_dir.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(cfg_path, config.to_yaml())
-    return config
+    return RunDir(run_dir).prepare(config, resume)
 
 
 def train(
@@ -157,7 +91,8 @@ def train(
 
     Args:
         config: the run's settings.
-        run_dir: output directory; must be new or empty unless ``resume``.
+        run_dir: output directory; new, empty or a failed start (a config.yaml, no checkpoint)
+            unless ``resume`` (see :meth:`RunDir.prepare`).
         resume: continue from ``run_dir/checkpoints/last.pt`` exactly where it stopped (the same
             batches, noise and parameters as an uninterrupted run).
         progress: show a progress bar.
@@ -169,7 +104,6 @@ def train(
         TrainingDiverged: a loss became NaN/inf (the last checkpoint is kept).
     """
     run_dir = Path(run_dir)
-    config = _prepare_run_dir(run_dir, config, resume)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
@@ -183,6 +117,7 @@ def train(
         method.batch_kind, dataset, config.batch_size, seed=config.seed + 1, device=device, **method.sampler_options()
     )
     torch.manual_seed(config.seed + 2)  # reparameterisation / permutation noise stream
+    config = _prepare_run_dir(run_dir, config, resume)  # only after dataset, method and device are valid
 
     start = 0
     if resume:
@@ -199,7 +134,7 @@ def train(
     # a row written at the end of an interrupted/shorter run covers a partial logging interval:
     # drop it and restore the running sums so the resumed log equals an uninterrupted one
     history = [r for r in history if r["step"] % config.log_every == 0 or r["step"] < start]
-    atomic_write_text(run_dir / SCALARS, "".join(json.dumps(r) + "\n" for r in history))
+    RunDir(run_dir).rewrite_history(history)
 
     def checkpoint(step: int) -> None:
         _save_checkpoint(
@@ -285,7 +220,7 @@ def train(
     method.eval()
     elapsed = time.perf_counter() - t_start
     ips = images_seen / elapsed if elapsed > 0 and images_seen else float("nan")
-    return RunResult(run_dir, method, dataset, config, history, ips)
+    return RunResult(run_dir, method, dataset, config, history, ips, step=step)
 
 
 def _check_disjoint(specs: dict[str, Any]) -> None:
@@ -311,7 +246,7 @@ def _tensorboard(run_dir: Path, purge_step: int):
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:  # pragma: no cover - tensorboard is a dependency
         return None
-    return SummaryWriter(str(run_dir / "logs" / "tensorboard"), purge_step=purge_step or None)
+    return SummaryWriter(str(RunDir(run_dir).tensorboard), purge_step=purge_step or None)
 
 
 def _progress(enabled: bool, start: int, total: int):
@@ -324,17 +259,3 @@ def _progress(enabled: bool, start: int, total: int):
     # redraw at most once a second when the output is a log file rather than a terminal
     interval = 0.1 if sys.stderr.isatty() else 1.0
     return tqdm(total=total, initial=start, unit="step", dynamic_ncols=True, leave=True, mininterval=interval)
-
-
-def load_run(run_dir: str | Path, device: str = "cpu", dataset: GroundTruthDataset | None = None) -> RunResult:
-    """Rebuild a trained method and its dataset from a run directory (config.yaml + last checkpoint)."""
-    run_dir = Path(run_dir)
-    cfg_path = run_dir / "config.yaml"
-    if not cfg_path.is_file():
-        raise RunDirError(f"{run_dir} is not an untwine run directory (no config.yaml); pass the --out of `untwine train`")
-    config = TrainConfig.from_yaml(cfg_path)
-    state = load_checkpoint(run_dir, map_location=device)
-    method, dataset = build_run(config, dataset)
-    method.load_state_dict(state["model"])
-    method.to(device).eval()
-    return RunResult(run_dir, method, dataset, config, _read_history(run_dir / SCALARS))

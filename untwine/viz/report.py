@@ -9,7 +9,7 @@ import base64
 import datetime as _dt
 import html
 import io
-import json
+import os
 import platform
 from pathlib import Path
 from typing import Any
@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from ..data import GroundTruthDataset
-from ..io import atomic_write_text
 from ..methods import Method
+from ..train.run_dir import RunDir, load_run
 from .images import grid, png_bytes
 from .traversal import latent_kl, latent_traversal, reconstructions, traversal_values
 
@@ -115,9 +115,15 @@ def write_report(
     n_examples: int = 10,
     traversal_steps: int = 10,
     n_traversals: int = 2,
+    checkpoint_step: int | None = None,
 ) -> Path:
-    """Write ``run_dir/report.html``: configuration, reconstructions, traversals, loss curves, metrics."""
-    run_dir = Path(run_dir)
+    """Write ``run_dir/report.html``: configuration, reconstructions, traversals, loss curves, metrics.
+
+    ``checkpoint_step`` (the step of ``method``'s weights) is compared with the step the metrics
+    were computed at, so that scores of an older checkpoint are marked as such.
+    """
+    rd = RunDir(run_dir)
+    run_dir = rd.path
     method.eval()
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(dataset), size=n_examples, replace=len(dataset) < n_examples)
@@ -141,8 +147,7 @@ def write_report(
 
     curves = _loss_curves_png(history)
     cfg_rows = _flatten({k: v for k, v in config.items()})
-    metric_rows = [(k, v) for k, v in _flatten(metrics or {})
-                   if not k.startswith("environment") and k != "evaluated_at_step"]
+    metric_rows = [(k, v) for k, v in _flatten(metrics or {}) if not k.startswith(_META)]
     env_rows = [(k, v) for k, v in _flatten(metrics or {}) if k.startswith("environment")]
     if not env_rows:
         import sklearn
@@ -174,7 +179,7 @@ def write_report(
         "<h2>Metrics</h2>",
         _table(metric_rows, ("metric", "value")) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
         "<p class='sub' style='text-align:center'><b>Table 1.</b> Disentanglement scores of the mean representation"
-        + (f" at step {metrics['evaluated_at_step']}" if metrics and metrics.get("evaluated_at_step") else "") + ".</p>",
+        + html.escape(_evaluated_at(metrics, checkpoint_step)) + ".</p>",
         "<h2>Run configuration</h2>",
         _table(cfg_rows, ("setting", "value")),
         "<p class='sub' style='text-align:center'><b>Table 2.</b> The run's config.yaml.</p>",
@@ -185,10 +190,39 @@ def write_report(
         "document.body.setAttribute('data-images-loaded',i.filter(function(m){return m.complete&&m.naturalWidth>0}).length+'/'+i.length);});</script>",
         "</body></html>",
     ]
-    return atomic_write_text(run_dir / "report.html", "\n".join(parts))
+    return rd.save_report("\n".join(parts))
 
 
-def read_metrics(run_dir: str | Path) -> dict[str, Any] | None:
-    """The run's metrics.json, or None."""
-    path = Path(run_dir) / "metrics.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+_META = ("environment", "evaluated_at_step", "evaluation_seed", "evaluations")  # metrics.json keys that are no scores
+
+
+def _evaluated_at(metrics: dict[str, Any] | None, checkpoint_step: int | None) -> str:
+    """" at step N" from the checkpoint steps the scores were computed at (per metric when they differ)."""
+    if not metrics:
+        return ""
+    per_metric = {n: e.get("step") for n, e in (metrics.get("evaluations") or {}).items() if isinstance(e, dict)}
+    known = [s for s in per_metric.values() if s is not None]
+    if not known and metrics.get("evaluated_at_step") is not None:
+        known = [metrics["evaluated_at_step"]]
+    if not known:
+        return ""
+    if len(set(known)) == 1:
+        text = f" at step {known[0]}"
+    else:
+        text = " at steps " + ", ".join(f"{s} ({n})" for n, s in per_metric.items() if s is not None)
+    if checkpoint_step is not None and any(s != checkpoint_step for s in known):
+        text += f"; the checkpoint is now at step {checkpoint_step}: run untwine evaluate again to update them"
+    return text
+
+
+def read_metrics(run_dir: str | os.PathLike) -> dict[str, Any] | None:
+    """The run's metrics.json, or None (a corrupt file is a RunDirError naming it and the fix)."""
+    return RunDir(run_dir).read_metrics()
+
+
+def report_run(run_dir: str | os.PathLike) -> Path:
+    """(Re)write RUN_DIR/report.html from the run's checkpoint, logs (up to its step) and metrics.json."""
+    run = load_run(run_dir)
+    rd = RunDir(run_dir)
+    return write_report(rd.path, run.method, run.dataset, run.config.to_dict(), run.history, rd.read_metrics(),
+                        checkpoint_step=run.step)

@@ -1,0 +1,38 @@
+"""Scoring a trained run: encode with its checkpoint, merge the scores into its metrics.json."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Iterable, Mapping
+
+from .run_dir import RunDir, load_run
+
+
+def evaluate_run(
+    run_dir: str | os.PathLike,
+    metrics: str | Iterable[str] = ("mig",),
+    seed: int = 0,
+    device: str = "cpu",
+    fast_encoder: bool | None = None,
+    options: Mapping[str, Mapping[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """Evaluate the checkpoint of ``run_dir`` and merge the scores into its metrics.json (under a lock).
+
+    Besides the scores, metrics.json records ``evaluated_at_step`` (the step of the checkpoint
+    evaluated), ``evaluation_seed``, the library ``environment``, and per metric in
+    ``evaluations`` the step, seed and options it was computed with (scores merged from
+    evaluations of different checkpoints stay told apart). Returns the merged contents.
+    """
+    from .. import metrics as M
+
+    RunDir(run_dir).read_metrics()  # a corrupt metrics.json fails now, not after the scores are computed
+    run = load_run(run_dir, device=device)
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder,
+                        options=options or None)
+    env = getattr(M, "metric_environment", None)
+    names = dict.fromkeys(key.split(".")[0] for key in scores)
+    evaluations = {n: {"step": run.step, "seed": seed, "options": options.get(n, {})} for n in names}
+    meta = {"evaluated_at_step": run.step, "evaluation_seed": seed, "environment": env() if env else {},
+            "evaluations": evaluations}
+    return RunDir(run_dir).merge_metrics(scores, meta)
