@@ -8,9 +8,8 @@ A run directory holds::
     logs/tensorboard/      the same scalars for TensorBoard
     metrics.json           written by ``untwine evaluate``
 
-Batches are drawn by index from in-memory uint8 tensors by the sampler the method's
-``batch_kind`` names; each optimiser gets the gradient of its own loss with respect to its own
-parameters, all taken at the same parameter values, then every optimiser steps.
+Batches are drawn by index from in-memory uint8 tensors by the samplers of the method's streams;
+the step and its update rule are in :mod:`untwine.train.loop`.
 """
 
 from __future__ import annotations
@@ -25,10 +24,12 @@ from typing import Any, Callable
 
 import torch
 
-from ..data import GroundTruthDataset, get_dataset, make_sampler
+from ..data import GroundTruthDataset, get_dataset
 from ..io import atomic_write, atomic_write_text
 from ..methods import ConfigError, Method
+from ..methods.base import DataFacts
 from .config import TrainConfig
+from .loop import TrainingDiverged, TrainingLoop, deferred_interrupt
 
 log = logging.getLogger("untwine.train")
 
@@ -38,10 +39,6 @@ SCALARS = Path("logs") / "scalars.jsonl"
 
 class RunDirError(ValueError):
     """The run directory cannot be used as asked (exists already, missing or corrupt checkpoint)."""
-
-
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
 
 
 def resolve_device(name: str) -> torch.device:
@@ -61,10 +58,9 @@ def build_run(config: TrainConfig, dataset: GroundTruthDataset | None = None) ->
         dataset = get_dataset(config.dataset, **config.dataset_options)
     torch.manual_seed(config.seed)
     cls = get_method_class(config.method)
-    method = cls(config.method_hparams(), dataset.image_shape)
+    method = cls(config.method_hparams(), DataFacts.of(dataset))
     if config.channels_last:  # same values; on CPU conv training ~1.1x and encoding ~2x faster
         method.to(memory_format=torch.channels_last)
-    method.bind_dataset(dataset)
     return method, dataset
 
 
@@ -167,115 +163,62 @@ def train(
     Raises:
         RunDirError: run directory in use, or missing/corrupt checkpoint on resume.
         TrainingDiverged: a loss became NaN/inf (the last checkpoint is kept).
+        KeyboardInterrupt: after saving the state of the last completed step.
     """
     run_dir = Path(run_dir)
-    config = _prepare_run_dir(run_dir, config, resume)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     method, dataset = build_run(config, dataset)
     method.to(device)
     dataset = dataset.to(device) if device.type == "cuda" else dataset
-    specs = method.optimizers()
-    _check_disjoint(specs)
-    optimizers = {name: spec.build() for name, spec in specs.items()}
-    sampler = make_sampler(
-        method.batch_kind, dataset, config.batch_size, seed=config.seed + 1, device=device, **method.sampler_options()
-    )
-    torch.manual_seed(config.seed + 2)  # reparameterisation / permutation noise stream
-
-    start = 0
+    loop = TrainingLoop(config, method, dataset, device)  # everything validated: now the run directory
+    config = _prepare_run_dir(run_dir, config, resume)
     if resume:
-        state = load_checkpoint(run_dir, map_location=device)
-        start = int(state["step"])
-        method.load_state_dict(state["model"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-    history = _read_history(run_dir / SCALARS, up_to_step=start)
-    # a row written at the end of an interrupted/shorter run covers a partial logging interval:
-    # drop it and restore the running sums so the resumed log equals an uninterrupted one
-    history = [r for r in history if r["step"] % config.log_every == 0 or r["step"] < start]
-    atomic_write_text(run_dir / SCALARS, "".join(json.dumps(r) + "\n" for r in history))
+        loop.load_state_dict(load_checkpoint(run_dir, map_location=device))
+    history = _restart_history(run_dir, loop.step, config.log_every)
+    saved = [loop.step if resume else None]  # the step of the checkpoint on disk
 
-    def checkpoint(step: int) -> None:
-        _save_checkpoint(
-            run_dir,
-            {
-                "step": step,
-                "model": method.state_dict(),
-                "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-                "sampler": sampler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "config": config.to_dict(),
-                "log_sums": {k: float(v) for k, v in sums.items()},
-                "log_count": count,
-                "untwine_checkpoint": 1,
-            },
-        )
+    def save() -> None:
+        if saved[0] != loop.step:
+            _save_checkpoint(run_dir, loop.state_dict())
+            saved[0] = loop.step
 
-    writer = _tensorboard(run_dir, purge_step=start)
-    bar = _progress(progress, start, config.steps)
-    params = {name: spec.params for name, spec in specs.items()}
-    sums: dict[str, Any] = dict(state.get("log_sums", {})) if resume else {}
-    count = int(state.get("log_count", 0)) if resume else 0
-    t_last = t_start = time.perf_counter()
-    images_seen = 0
-    step = start
+    def check(losses: dict[str, torch.Tensor], step: int) -> None:
+        _check_finite(losses, step, run_dir, saved[0])
+
+    writer = _tensorboard(run_dir, purge_step=loop.step)
+    bar = _progress(progress, loop.step, config.steps)
+    t_start, images_seen = time.perf_counter(), 0
     method.train()
     try:
-        with open(run_dir / SCALARS, "a") as scalars:
-            while step < config.steps:
-                batch = next(sampler)
-                if config.channels_last:
-                    batch = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in batch.items()}
-                for phase in method.phases():
-                    out = phase(batch, step)
-                    _check_finite(out.losses, step, run_dir)
-                    names = list(out.losses)
-                    for i, name in enumerate(names):
-                        if name not in optimizers:
-                            raise ConfigError(f"{method.name} returned a loss for unknown optimiser {name!r}")
-                        grads = torch.autograd.grad(
-                            out.losses[name], params[name], retain_graph=i < len(names) - 1, allow_unused=True
-                        )
-                        for p, g in zip(params[name], grads):
-                            p.grad = g
-                    for name in names:
-                        optimizers[name].step()
-                    for k, v in out.logs.items():
-                        sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
-                step += 1
-                count += 1
-                images_seen += int(batch["x"].shape[0]) if "x" in batch else config.batch_size
+        with deferred_interrupt() as interrupted, open(run_dir / SCALARS, "a") as scalars:
+            while loop.step < config.steps:
+                images_before = loop.log.images
+                loop.advance(check)
+                images_seen += loop.log.images - images_before
+                step = loop.step
                 if step % config.log_every == 0 or step == config.steps:
-                    now = time.perf_counter()
-                    row = {"step": step, **{k: float(v) / count for k, v in sums.items()}}
-                    row["images_per_second"] = count * config.batch_size / max(now - t_last, 1e-9)
-                    scalars.write(json.dumps(row) + "\n")
-                    scalars.flush()
-                    history.append(row)
-                    if writer is not None:
-                        for k, v in row.items():
-                            if k != "step":
-                                writer.add_scalar(k, v, step)
-                    if bar is not None:
-                        bar.set_postfix({k: f"{row[k]:.4g}" for k in list(row)[1:4]})
-                    if on_log is not None:
-                        on_log(row)
+                    row = loop.log.row(step)
                     if step % config.log_every == 0:  # a partial final interval stays in the checkpoint
-                        sums, count, t_last = {}, 0, now
+                        loop.log.reset()
+                    _write_row(row, scalars, writer, bar, on_log)
+                    history.append(row)
                 if bar is not None:
                     bar.update(1)
                 if step % config.checkpoint_every == 0 or step == config.steps:
-                    checkpoint(step)
+                    save()
+                if interrupted():
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
-        checkpoint(step)
-        log.warning("interrupted at step %d; checkpoint saved, continue with --resume", step)
+        state = loop.interrupted_state()
+        if state is not None:
+            if saved[0] != loop.step:
+                _save_checkpoint(run_dir, state)
+            log.warning("interrupted after step %d; checkpoint saved, continue with --resume", loop.step)
+        else:
+            log.warning("interrupted inside step %d; the checkpoint of step %s is kept, continue with --resume",
+                        loop.step + 1, saved[0])
         raise
     finally:
         if bar is not None:
@@ -288,21 +231,42 @@ def train(
     return RunResult(run_dir, method, dataset, config, history, ips)
 
 
-def _check_disjoint(specs: dict[str, Any]) -> None:
-    seen: dict[int, str] = {}
-    for name, spec in specs.items():
-        for p in spec.params:
-            if id(p) in seen:
-                raise ConfigError(f"parameter shared by optimisers {seen[id(p)]!r} and {name!r}; they must be disjoint")
-            seen[id(p)] = name
+def _restart_history(run_dir: Path, start: int, log_every: int) -> list[dict[str, float]]:
+    """The logged rows up to ``start``, rewritten to the scalars file.
+
+    A row written at the end of an interrupted or shorter run covers a partial logging interval:
+    it is dropped (the checkpoint holds its running sums), so the resumed log equals an
+    uninterrupted one.
+    """
+    history = _read_history(run_dir / SCALARS, up_to_step=start)
+    history = [r for r in history if r["step"] % log_every == 0 or r["step"] < start]
+    atomic_write_text(run_dir / SCALARS, "".join(json.dumps(r) + "\n" for r in history))
+    return history
 
 
-def _check_finite(losses: dict[str, torch.Tensor], step: int, run_dir: Path) -> None:
+def _write_row(row: dict[str, float], scalars: Any, writer: Any, bar: Any,
+               on_log: Callable[[dict[str, float]], None] | None) -> None:
+    """One logged row to the scalars file, TensorBoard, the progress bar and ``on_log``."""
+    scalars.write(json.dumps(row) + "\n")
+    scalars.flush()
+    if writer is not None:
+        for k, v in row.items():
+            if k != "step":
+                writer.add_scalar(k, v, row["step"])
+    if bar is not None:
+        bar.set_postfix({k: f"{row[k]:.4g}" for k in list(row)[1:4]})
+    if on_log is not None:
+        on_log(row)
+
+
+def _check_finite(losses: dict[str, torch.Tensor], step: int, run_dir: Path, saved_step: int | None) -> None:
     for name, loss in losses.items():
         if not bool(torch.isfinite(loss)):
+            kept = (f"the checkpoint of step {saved_step} in {run_dir / CHECKPOINT} is intact" if saved_step is not None
+                    else "no checkpoint was saved yet")
             raise TrainingDiverged(
                 f"the {name!r} loss became {float(loss.detach())} at step {step}. Try a lower learning rate (--lr), "
-                f"a smaller beta/gamma, or check the data; the last checkpoint in {run_dir / CHECKPOINT} is intact"
+                f"a smaller beta/gamma, or check the data; {kept}"
             )
 
 
