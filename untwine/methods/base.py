@@ -248,9 +248,8 @@ class Method(nn.Module):
         return {"images": StreamSpec("images")}
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
-        """Named optimisers over disjoint parameter sets; default: one Adam over all parameters."""
-        h = self.hparams
-        return {"model": OptimizerSpec(list(self.parameters()), lr=h.lr, betas=(h.beta1, h.beta2))}
+        """Named optimisers over disjoint parameter sets (the loss names of ``training_step``)."""
+        raise NotImplementedError(f"{self.name} must declare its optimisers")
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
         """Losses of one update for ``batch``; every optimiser named in ``losses`` steps once,
@@ -319,6 +318,11 @@ class GaussianVAE(Method):
         self.head = GaussianHead(self.encoder.features, h.latent_dim)
         self.decoder = decoder if decoder is not None else build_decoder(
             h.architecture, h.latent_dim, self.image_shape, h.decoder_hidden, h.activation)
+
+    def optimizers(self) -> dict[str, OptimizerSpec]:
+        """One Adam over all parameters, named ``model`` (``lr``, ``beta1``, ``beta2``)."""
+        h = self.hparams
+        return {"model": OptimizerSpec(list(self.parameters()), lr=h.lr, betas=(h.beta1, h.beta2))}
 
     def posterior(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Mean and log-variance of q(z|x) for float images."""
