@@ -138,3 +138,20 @@ def test_events_must_be_at_valid_steps(tmp_path, toy_dataset, registered, monkey
     with pytest.raises(ConfigError, match="event steps"):
         train(config(), tmp_path / "r", progress=False, dataset=toy_dataset)
     assert not (tmp_path / "r").exists()  # validated before the run directory is made
+
+
+def test_report_and_traversals_encode_with_side_inputs(tmp_path):
+    """WeLa-VAE with its label encoder: traversals and the report encode with the labels (they
+    stopped with 'needs the weak labels' before)."""
+    from untwine.train import load_run
+    from untwine.viz import traversal_grid
+    from untwine.viz.report import write_report
+
+    blobs = get_dataset("blobs")
+    cfg = TrainConfig(method="wela_vae", dataset="blobs", hparams={"encoder_hidden": [16], "decoder_hidden": [16]},
+                      steps=2, batch_size=8, log_every=1, checkpoint_every=2)
+    train(cfg, tmp_path / "r", progress=False, dataset=blobs)
+    run = load_run(tmp_path / "r", dataset=blobs)
+    assert traversal_grid(run.method, blobs, index=5, steps=4).shape[0] > 0
+    path = write_report(tmp_path / "r", run.method, blobs, run.config.to_dict(), run.history, n_examples=4)
+    assert "Latent traversals" in path.read_text()
