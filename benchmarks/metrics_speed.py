@@ -84,7 +84,7 @@ def main() -> None:
             model = train(cfg, tempfile.mkdtemp(prefix="untwine-bench-"), progress=False, dataset=dataset).method
         else:
             torch.manual_seed(0)
-            model = build_method("beta_vae", dataset.image_shape)
+            model = build_method("beta_vae", dataset)
         what = f"beta-VAE trained {a.train_steps} steps ({time.perf_counter() - t:.0f} s) on {a.npz}"
     elif a.run:
         from untwine.train import load_run
@@ -97,7 +97,7 @@ def main() -> None:
 
         dataset = get_dataset("dsprites")
         torch.manual_seed(0)
-        model = build_method("beta_vae", dataset.image_shape)
+        model = build_method("beta_vae", dataset)
         what = "untrained conv beta-VAE (no run given)"
     options: dict[str, dict] = {}
     for item in a.option:

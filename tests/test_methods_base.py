@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from untwine.methods import ConfigError, available_methods, build_method
+from untwine.methods import ConfigError, DataFacts, available_methods, build_method
 
 
 def test_registry_lists_vae_family():
@@ -10,23 +10,23 @@ def test_registry_lists_vae_family():
 
 def test_unknown_method_names_the_choices():
     with pytest.raises(ConfigError, match="available:.*beta_vae"):
-        build_method("betavae2", (1, 64, 64))
+        build_method("betavae2", DataFacts((1, 64, 64)))
 
 
 @pytest.mark.parametrize("bad", [{"beta": -1.0}, {"latent_dim": 0}, {"lr": 0.0}, {"architecture": "resnet"}])
 def test_invalid_hyperparameters_are_rejected(bad):
     with pytest.raises(ConfigError):
-        build_method("beta_vae", (1, 64, 64), **bad)
+        build_method("beta_vae", DataFacts((1, 64, 64)), **bad)
 
 
 def test_unknown_hyperparameter_suggests_close_name():
     with pytest.raises(ConfigError, match="did you mean 'beta'"):
-        build_method("beta_vae", (1, 64, 64), betta=2.0)
+        build_method("beta_vae", DataFacts((1, 64, 64)), betta=2.0)
 
 
 def test_encode_returns_mean_of_posterior():
     torch.manual_seed(0)
-    m = build_method("beta_vae", (1, 64, 64), latent_dim=6)
+    m = build_method("beta_vae", DataFacts((1, 64, 64)), latent_dim=6)
     x = torch.randint(0, 256, (5, 1, 64, 64), dtype=torch.uint8)
     mu, _ = m.posterior(x.float() / 255)
     assert torch.allclose(m.encode(x), mu)

@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from untwine.methods import ConfigError, build_method
+from untwine.methods import ConfigError, DataFacts, build_method
 from untwine.nn import kl_standard_normal, reparameterize
 from untwine.nn.discriminator import discriminator_loss, discriminator_tc, permute_dims
 from untwine.nn.moments import batch_covariance, dip_covariance, dip_penalty, third_central_moments
@@ -81,7 +81,7 @@ def test_discriminator_terms_by_hand():
 
 
 def test_factor_vae_optimizers_are_disjoint_and_cover_the_model():
-    m = build_method("factor_vae", (1, 64, 64), disc_hidden=8)
+    m = build_method("factor_vae", DataFacts((1, 64, 64)), disc_hidden=8)
     specs = m.optimizers()
     assert set(specs) == {"vae", "discriminator"}
     ids = [{id(p) for p in s.params} for s in specs.values()]
@@ -99,16 +99,16 @@ def _mlp_batch(b=16, p=3, seed=0):
 
 
 def test_wela_with_gamma_zero_is_beta_tcvae():
-    wela = build_method("wela_vae", (1, 8, 8), gamma=0.0, label_encoder=False, latent_dim=3, encoder_hidden=(32, 16),
+    wela = build_method("wela_vae", DataFacts((1, 8, 8)), gamma=0.0, label_encoder=False, latent_dim=3, encoder_hidden=(32, 16),
                         decoder_hidden=(16, 32), dataset_size=1000, beta=40.0)
-    tcvae = build_method("beta_tcvae", (1, 8, 8), architecture="mlp", latent_dim=3, dataset_size=1000, beta=40.0)
+    tcvae = build_method("beta_tcvae", DataFacts((1, 8, 8)), architecture="mlp", latent_dim=3, dataset_size=1000, beta=40.0)
     # the same networks in both (WeLa's decoder returns image logits from forward)
     tcvae.encoder, tcvae.head, tcvae.decoder = wela.encoder, wela.head, wela.decoder
     batch = _mlp_batch()
     torch.manual_seed(3)
-    a = wela.training_step(batch, 0)
+    a = wela.training_step({"images": batch}, 0)
     torch.manual_seed(3)
-    b = tcvae.training_step(batch, 0)
+    b = tcvae.training_step({"images": batch}, 0)
     assert float(a.losses["model"]) == pytest.approx(float(b.losses["model"]), rel=1e-6)
     assert float(a.logs["label_ce"]) > 0  # the labels are still predicted, just not weighted
 
@@ -116,10 +116,11 @@ def test_wela_with_gamma_zero_is_beta_tcvae():
 def test_wela_loss_terms_and_options():
     batch = _mlp_batch()
     small = dict(encoder_hidden=(32,), decoder_hidden=(32,), dataset_size=1000)
-    m = build_method("wela_vae", (1, 8, 8), **small)
-    assert m.gamma == 1500.0 and m.sampler_options() == {"resolution": 3}
+    m = build_method("wela_vae", DataFacts((1, 8, 8)), **small)
+    assert m.gamma == 1500.0 and m.streams()["images"].kind == "weak_labels"
+    assert m.streams()["images"].options == {"resolution": 3}
     torch.manual_seed(0)
-    out = m.training_step(batch, 0)
+    out = m.training_step({"images": batch}, 0)
     logs = out.logs
     expected = logs["recon"] + 1500.0 * logs["label_ce"] + logs["kl"] + 39.0 * logs["tc"]
     assert float(out.losses["model"]) == pytest.approx(float(expected), rel=1e-6)
@@ -129,22 +130,22 @@ def test_wela_loss_terms_and_options():
     with pytest.raises(ConfigError, match="needs the weak labels"):
         m.encode(batch["x"])
     for reg in ("beta_vae", "dip_vae_i", "dip_vae_ii"):
-        r = build_method("wela_vae", (1, 8, 8), regularizer=reg, **small)
-        assert torch.isfinite(r.training_step(batch, 0).losses["model"])
+        r = build_method("wela_vae", DataFacts((1, 8, 8)), regularizer=reg, **small)
+        assert torch.isfinite(r.training_step({"images": batch}, 0).losses["model"])
     with pytest.raises(ConfigError, match="gamma"):
-        build_method("wela_vae", (1, 8, 8), gamma=-0.5)
+        build_method("wela_vae", DataFacts((1, 8, 8)), gamma=-0.5)
     with pytest.raises(ConfigError, match="gamma explicitly"):
-        build_method("wela_vae", (1, 8, 8), resolution=9)
+        build_method("wela_vae", DataFacts((1, 8, 8)), resolution=9)
 
 
-def test_beta_tcvae_loss_and_dataset_binding():
-    m = build_method("beta_tcvae", (1, 8, 8), architecture="mlp", latent_dim=3, beta=6.0)
+def test_beta_tcvae_loss_and_dataset_size():
+    m = build_method("beta_tcvae", DataFacts((1, 8, 8)), architecture="mlp", latent_dim=3, beta=6.0)
     batch = {"x": _mlp_batch()["x"]}
     with pytest.raises(ConfigError, match="dataset size"):
-        m.training_step(batch, 0)
-    m.bind_dataset(range(5000))
+        m.training_step({"images": batch}, 0)
+    m = build_method("beta_tcvae", DataFacts((1, 8, 8), size=5000), architecture="mlp", latent_dim=3, beta=6.0)
     torch.manual_seed(0)
-    out = out_logs = m.training_step(batch, 0)
+    out = m.training_step({"images": batch}, 0)
     out_logs = out.logs
     assert float(out.losses["model"]) == pytest.approx(float(out_logs["recon"] + out_logs["kl"] + 5.0 * out_logs["tc"]), rel=1e-6)
     # the logged TC is the estimator on the sampled codes with N = 5000
@@ -156,18 +157,18 @@ def test_beta_tcvae_loss_and_dataset_binding():
 
 
 def test_annealed_vae_capacity_and_loss():
-    m = build_method("annealed_vae", (1, 8, 8), architecture="mlp", latent_dim=3, c_max=10.0, iteration_threshold=100, gamma=2.0)
+    m = build_method("annealed_vae", DataFacts((1, 8, 8)), architecture="mlp", latent_dim=3, c_max=10.0, iteration_threshold=100, gamma=2.0)
     assert [m.capacity(s) for s in (0, 50, 100, 1000)] == [0.0, 5.0, 10.0, 10.0]
-    out = m.training_step({"x": _mlp_batch()["x"]}, 50)
+    out = m.training_step({"images": {"x": _mlp_batch()["x"]}}, 50)
     assert float(out.losses["model"]) == pytest.approx(float(out.logs["recon"] + 2.0 * (out.logs["kl"] - 5.0).abs()), rel=1e-6)
 
 
 def test_dip_vae_defaults_follow_the_paper():
-    one = build_method("dip_vae_i", (1, 8, 8), architecture="mlp")
-    two = build_method("dip_vae_ii", (1, 8, 8), architecture="mlp", lambda_3=200.0)
+    one = build_method("dip_vae_i", DataFacts((1, 8, 8)), architecture="mlp")
+    two = build_method("dip_vae_ii", DataFacts((1, 8, 8)), architecture="mlp", lambda_3=200.0)
     assert (one.hparams.lambda_od, one.hparams.lambda_d_factor) == (10.0, 10.0)
     assert (two.hparams.lambda_od, two.hparams.lambda_d_factor) == (5.0, 1.0)
-    out = two.training_step({"x": _mlp_batch()["x"]}, 0)
+    out = two.training_step({"images": {"x": _mlp_batch()["x"]}}, 0)
     assert set(out.logs) >= {"dip", "third_moment"}
     total = out.logs["recon"] + out.logs["kl"] + out.logs["dip"] + out.logs["third_moment"]
     assert float(out.losses["model"]) == pytest.approx(float(total), rel=1e-6)

@@ -18,7 +18,7 @@ def _codes(model, dataset, **kw):
 @pytest.mark.parametrize("arch", ["conv", "mlp"])
 def test_fast_encoder_gives_the_eager_codes(toy_dataset, arch):
     torch.manual_seed(0)
-    model = build_method("beta_vae", toy_dataset.image_shape, architecture=arch, latent_dim=4)
+    model = build_method("beta_vae", toy_dataset, architecture=arch, latent_dim=4)
     model.train()
     fast_table, fast = _codes(model, toy_dataset)  # 36 images: 4 traced batches of 8, 4 eager
     eager_table, eager = _codes(model, toy_dataset, fast_encoder=False)
@@ -35,7 +35,7 @@ def test_fast_encoder_gives_the_eager_codes(toy_dataset, arch):
 
 def test_fast_encoder_is_deterministic(toy_dataset):
     torch.manual_seed(0)
-    model = build_method("beta_vae", toy_dataset.image_shape, latent_dim=3)
+    model = build_method("beta_vae", toy_dataset, latent_dim=3)
     np.testing.assert_array_equal(_codes(model, toy_dataset)[1], _codes(model, toy_dataset)[1])
 
 
@@ -66,7 +66,7 @@ def test_untraceable_or_disagreeing_models_are_encoded_eagerly(toy_dataset, monk
         assert inference_encoder(_NumpyEncoder().eval(), x) is None
     with pytest.warns(UserWarning, match="nondeterministic"):
         assert inference_encoder(_RandomEncoder().eval(), x) is None
-    traceable = build_method("beta_vae", toy_dataset.image_shape, latent_dim=2).eval()
+    traceable = build_method("beta_vae", toy_dataset, latent_dim=2).eval()
     assert inference_encoder(traceable, x) is not None
     optimize = torch.jit.optimize_for_inference  # an optimisation pass that changed the maths:
     monkeypatch.setattr(torch.jit, "optimize_for_inference", lambda m: (lambda t: optimize(m)(t) + 1e-3))
@@ -84,14 +84,14 @@ def test_untraceable_or_disagreeing_models_are_encoded_eagerly(toy_dataset, monk
 
 
 def test_label_encoder_wela_is_not_traced(toy_dataset):
-    model = build_method("wela_vae", toy_dataset.image_shape, architecture="mlp", label_encoder=True)
+    model = build_method("wela_vae", toy_dataset, architecture="mlp", label_encoder=True)
     assert model.encode_is_traceable is False
-    assert build_method("wela_vae", toy_dataset.image_shape, architecture="mlp", label_encoder=False).encode_is_traceable
+    assert build_method("wela_vae", toy_dataset, architecture="mlp", label_encoder=False).encode_is_traceable
 
 
 def test_evaluate_same_scores_with_either_encoder(toy_dataset):
     torch.manual_seed(0)
-    model = build_method("beta_vae", toy_dataset.image_shape, latent_dim=4)
+    model = build_method("beta_vae", toy_dataset, latent_dim=4)
     opts = {"mig": {"num_train": 200}}
     a = evaluate(model, toy_dataset, ["mig"], options=opts)
     b = evaluate(model, toy_dataset, ["mig"], options=opts, fast_encoder=False)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from untwine.methods import DataFacts
 from untwine.train import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -26,7 +27,7 @@ def test_channels_last_trains_the_same_model(tmp_path, toy_dataset, method, hpar
                           log_every=1, checkpoint_every=5, channels_last=cl)
         runs[cl] = train(cfg, tmp_path / str(cl), progress=False, dataset=toy_dataset)
     a, b = params(runs[False].method), params(runs[True].method)
-    start = params(type(runs[False].method)(runs[False].method.hparams, toy_dataset.image_shape))
+    start = params(type(runs[False].method)(runs[False].method.hparams, DataFacts.of(toy_dataset)))
     assert not torch.allclose(a, start)  # it trained
     torch.testing.assert_close(b, a, rtol=1e-4, atol=1e-5)
     for ra, rb in zip(runs[False].history, runs[True].history):

@@ -114,8 +114,8 @@ class TwoPhase(Method):
     name = "two_phase_test"
     Hyperparameters = TwoPhaseParams
 
-    def __init__(self, hparams, image_shape):
-        super().__init__(hparams, image_shape)
+    def __init__(self, hparams, data):
+        super().__init__(hparams, data)
         self.enc = nn.Linear(64 * 64, hparams.latent_dim)
         self.critic = nn.Parameter(torch.zeros(()))
         self.calls = []
@@ -133,7 +133,7 @@ class TwoPhase(Method):
 
     def model_phase(self, batch, step):
         self.calls.append(("model", float(self.critic)))
-        z = self.encode(batch["x"])
+        z = self.encode(batch["images"]["x"])
         return StepOutput({"model": (z - self.critic.detach()).pow(2).mean()}, {"fit": (z - self.critic).pow(2).mean()})
 
     def phases(self):

@@ -1,11 +1,15 @@
 """Methods, one file each; importing this package registers them all."""
 
 from . import annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, vae, wela_vae  # noqa: F401  (registration)
+from ..data.samplers import StreamSpec
 from .base import (
     ConfigError,
+    DataFacts,
+    EventContext,
     GaussianVAE,
     Hyperparameters,
     Method,
+    OptimizerSet,
     OptimizerSpec,
     StepOutput,
     VAEHyperparameters,
@@ -19,11 +23,15 @@ from .base import (
 
 __all__ = [
     "ConfigError",
+    "DataFacts",
+    "EventContext",
     "GaussianVAE",
     "Hyperparameters",
     "Method",
+    "OptimizerSet",
     "OptimizerSpec",
     "StepOutput",
+    "StreamSpec",
     "VAEHyperparameters",
     "available_methods",
     "build_method",

@@ -9,7 +9,7 @@ decisions.md):
 KL analytic (summed over latents, mean over the batch); TC(z) by a minibatch estimator of
 :mod:`untwine.nn.total_correlation` on the sampled codes: minibatch-weighted sampling with the
 ``log(B N)`` constants kept (default), minibatch-stratified sampling, or MWS without constants.
-N is the dataset size: set ``dataset_size`` or let the trainer bind it from the dataset.
+N is the dataset size: ``dataset_size``, or (0) the size in the method's :class:`DataFacts`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 
 from ..nn import kl_standard_normal
 from ..nn.total_correlation import TC_ESTIMATORS, total_correlation
-from .base import Batch, ConfigError, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
+from .base import Batch, ConfigError, DataFacts, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
 
 
 @dataclass
@@ -30,19 +30,18 @@ class BetaTCVAEParams(VAEHyperparameters):
 
 
 class TCMixin:
-    """Dataset-size binding and the TC term, shared by beta-TCVAE and WeLa-VAE."""
+    """The dataset size N and the TC term, shared by beta-TCVAE and WeLa-VAE."""
 
     hparams: Any
-
-    def bind_dataset(self, dataset: Any) -> None:
-        if not self.hparams.dataset_size:
-            self._dataset_size = len(dataset)
+    data: DataFacts
 
     def dataset_size(self) -> int:
-        n = self.hparams.dataset_size or getattr(self, "_dataset_size", 0)
+        """``dataset_size`` if set, else the size of the training data (0 when neither is known)."""
+        n = self.hparams.dataset_size or self.data.size
         if not n and self.hparams.tc_estimator != "mws_no_constant":
             raise ConfigError(
-                f"{self.hparams.tc_estimator!r} needs the dataset size: set dataset_size or call bind_dataset(dataset)"
+                f"{self.hparams.tc_estimator!r} needs the dataset size: set dataset_size, or build the method "
+                "with DataFacts.of(dataset) (or DataFacts(..., size=N))"
             )
         return int(n)
 
@@ -58,7 +57,7 @@ class BetaTCVAE(TCMixin, GaussianVAE):
     Hyperparameters = BetaTCVAEParams
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
-        x = self.prepare(batch["x"])
+        x = self.prepare(batch["images"]["x"])
         t = self.forward_terms(x)
         recon = self.reconstruction(t["logits"], x)  # E_q[-log p(x|z)]
         kl = kl_standard_normal(t["mu"], t["logvar"]).sum(1).mean()  # KL(q(z|x) || p(z))

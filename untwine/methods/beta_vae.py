@@ -27,7 +27,7 @@ class BetaVAE(GaussianVAE):
     Hyperparameters = BetaVAEParams
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
-        x = self.prepare(batch["x"])
+        x = self.prepare(batch["images"]["x"])
         t = self.forward_terms(x)
         recon = self.reconstruction(t["logits"], x)
         kl_per_dim = kl_standard_normal(t["mu"], t["logvar"]).mean(0)

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from ..nn import kl_standard_normal
 from ..nn.discriminator import Discriminator, discriminator_loss, discriminator_tc, permute_dims
-from .base import Batch, GaussianVAE, OptimizerSpec, StepOutput, VAEHyperparameters, hp, register_method
+from .base import Batch, DataFacts, GaussianVAE, OptimizerSpec, StepOutput, VAEHyperparameters, hp, register_method
 
 
 @dataclass
@@ -41,8 +41,8 @@ class FactorVAE(GaussianVAE):
     name = "factor_vae"
     Hyperparameters = FactorVAEParams
 
-    def __init__(self, hparams, image_shape):
-        super().__init__(hparams, image_shape)
+    def __init__(self, hparams: FactorVAEParams, data: DataFacts):
+        super().__init__(hparams, data)
         self.discriminator = Discriminator(hparams.latent_dim, (hparams.disc_hidden,) * hparams.disc_layers)
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
@@ -54,7 +54,7 @@ class FactorVAE(GaussianVAE):
         }
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
-        x = self.prepare(batch["x"])
+        x = self.prepare(batch["images"]["x"])
         t = self.forward_terms(x)
         recon = self.reconstruction(t["logits"], x)
         kl = kl_standard_normal(t["mu"], t["logvar"]).sum(1).mean()

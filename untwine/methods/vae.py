@@ -27,7 +27,7 @@ class VAE(GaussianVAE):
     Hyperparameters = VAEParams
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
-        x = self.prepare(batch["x"])
+        x = self.prepare(batch["images"]["x"])
         t = self.forward_terms(x)
         recon = self.reconstruction(t["logits"], x)
         kl = kl_standard_normal(t["mu"], t["logvar"]).sum(1).mean()

@@ -24,25 +24,28 @@ subtracts the targets' entropy, a constant that changes no gradient. The TC term
 ``log(B N)`` constants (decisions.md; the paper's code drops them -- ``tc_estimator=
 "mws_no_constant"`` -- which changes only the logged value).
 
-Batches: ``{"x": uint8 (B, C, H, W), "labels": float (B, m * p)}`` (``batch_kind="weak_labels"``).
-With the label encoder the representation needs the labels: ``encode(x, labels)``.
+Batches: ``{"images": {"x": uint8 (B, C, H, W), "labels": float (B, m * p)}}`` (one stream of
+the ``weak_labels`` sampler). With the label encoder the representation needs the labels:
+``encode(x, labels)``, ``labels`` from :meth:`WeLaVAE.encode_side_inputs` for known factor classes.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..nn import INIT_SCHEMES, initialize, kl_standard_normal
-from ..nn.architectures import mlp
+from ..data.samplers import StreamSpec
+from ..data.weak.labels import compute_labels, resolve_label_fn
+from ..nn import INIT_SCHEMES, kl_standard_normal
+from ..nn.architectures import MLPEncoder, mlp
 from ..nn.moments import dip_covariance, dip_penalty
 from ..nn.total_correlation import TC_ESTIMATORS
-from .base import Batch, ConfigError, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
+from .base import Batch, ConfigError, DataFacts, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
 from .beta_tcvae import TCMixin
 
 PAPER_GAMMA = {2: 2000.0, 3: 1500.0, 4: 1000.0, 5: 800.0, 6: 750.0, 7: 600.0, 8: 500.0}
@@ -102,26 +105,33 @@ class WeLaVAE(TCMixin, GaussianVAE):
 
     name = "wela_vae"
     Hyperparameters = WeLaVAEParams
-    batch_kind = "weak_labels"
     default_batch_size = 256  # the paper's (decisions.md)
 
-    def __init__(self, hparams: WeLaVAEParams, image_shape):
-        self.label_dim = hparams.num_labels * hparams.resolution
-        # the base builds with PyTorch's init (no draws); the scheme is applied once the WeLa
-        # decoder replaces the base's, so the same seed gives the same parameters as before
-        super().__init__(dataclasses.replace(hparams, init="torch"), image_shape,
-                         encoder_extra_inputs=self.label_dim if hparams.label_encoder else 0)
-        self.hparams = h = hparams
-        self.decoder = WeLaDecoder(h.latent_dim, self.image_shape, tuple(h.decoder_hidden), h.activation, self.label_dim)
-        initialize(self, h.init)
+    def __init__(self, hparams: WeLaVAEParams, data: DataFacts):
+        h = hparams
+        label_dim = h.num_labels * h.resolution
+        encoder = MLPEncoder(data.image_shape, tuple(h.encoder_hidden), h.activation,
+                             label_dim if h.label_encoder else 0)
+        decoder = WeLaDecoder(h.latent_dim, data.image_shape, tuple(h.decoder_hidden), h.activation, label_dim)
+        super().__init__(hparams, data, encoder=encoder, decoder=decoder)  # applies h.init (glorot)
+        self.label_dim = label_dim
 
     @property
     def gamma(self) -> float:
         h = self.hparams
         return PAPER_GAMMA[h.resolution] if h.gamma is None else h.gamma
 
-    def sampler_options(self) -> dict:
-        return {"resolution": self.hparams.resolution}
+    def streams(self) -> dict[str, StreamSpec]:
+        """One stream of images with their weak labels at the label resolution p."""
+        return {"images": StreamSpec("weak_labels", options={"resolution": self.hparams.resolution})}
+
+    def encode_side_inputs(self, classes: np.ndarray) -> dict[str, torch.Tensor]:
+        """The weak labels of images of factor ``classes`` (N, K), from the function the
+        ``weak_labels`` sampler uses; none without the label encoder."""
+        if not self.hparams.label_encoder:
+            return {}
+        fn = resolve_label_fn(self.data, resolution=self.hparams.resolution)
+        return {"labels": compute_labels(fn, np.asarray(classes))}
 
     def _check_labels(self, labels: torch.Tensor | None, batch_size: int) -> torch.Tensor:
         if labels is None:
@@ -134,7 +144,7 @@ class WeLaVAE(TCMixin, GaussianVAE):
 
     def posterior(self, x: torch.Tensor, labels: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor]:
         if self.hparams.label_encoder:
-            return self.head(self.encoder(x, self._check_labels(labels, x.shape[0])))
+            return self.head(self.encoder(x, self._check_labels(labels, x.shape[0]).to(x.device)))
         return self.head(self.encoder(x))
 
     @property
@@ -157,8 +167,8 @@ class WeLaVAE(TCMixin, GaussianVAE):
 
     def training_step(self, batch: Batch, step: int) -> StepOutput:
         h = self.hparams
-        x = self.prepare(batch["x"])
-        labels = batch["labels"].to(x.device).float()
+        x = self.prepare(batch["images"]["x"])
+        labels = batch["images"]["labels"].to(x.device).float()
         if labels.shape != (x.shape[0], self.label_dim):
             raise ConfigError(f"labels must be (B, {self.label_dim}), got {tuple(labels.shape)}; check the sampler's resolution")
         mu, logvar = self.posterior(x, labels)

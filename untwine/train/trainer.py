@@ -2,9 +2,8 @@
 
 The run directory's layout and files belong to :mod:`untwine.train.run_dir`.
 
-Batches are drawn by index from in-memory uint8 tensors by the sampler the method's
-``batch_kind`` names; each optimiser gets the gradient of its own loss with respect to its own
-parameters, all taken at the same parameter values, then every optimiser steps.
+Batches are drawn by index from in-memory uint8 tensors by the samplers of the method's streams;
+the step and its update rule are in :mod:`untwine.train.loop`.
 """
 
 from __future__ import annotations
@@ -18,19 +17,19 @@ from typing import Any, Callable
 
 import torch
 
-from ..data import GroundTruthDataset, get_dataset, make_sampler
+from ..data import GroundTruthDataset, get_dataset
 from ..methods import ConfigError, Method
+from ..methods.base import DataFacts
 from .config import TrainConfig
 from .device import resolve_device
-from .run_dir import CHECKPOINT, SCALARS, RunDir, RunDirError, load_run
+from .loop import TrainingDiverged, TrainingLoop, deferred_interrupt
+from .run_dir import CHECKPOINT, RunDir, RunDirError, load_run
 
 log = logging.getLogger("untwine.train")
 
 __all__ = ["RunDirError", "RunResult", "TrainingDiverged", "build_run", "load_checkpoint", "load_run", "resolve_device", "train"]
 
 
-class TrainingDiverged(RuntimeError):
-    """A loss became NaN or infinite."""
 
 
 def build_run(config: TrainConfig, dataset: GroundTruthDataset | None = None) -> tuple[Method, GroundTruthDataset]:
@@ -41,10 +40,9 @@ def build_run(config: TrainConfig, dataset: GroundTruthDataset | None = None) ->
         dataset = get_dataset(config.dataset, **config.dataset_options)
     torch.manual_seed(config.seed)
     cls = get_method_class(config.method)
-    method = cls(config.method_hparams(), dataset.image_shape)
+    method = cls(config.method_hparams(), DataFacts.of(dataset))
     if config.channels_last:  # same values; on CPU conv training ~1.1x and encoding ~2x faster
         method.to(memory_format=torch.channels_last)
-    method.bind_dataset(dataset)
     return method, dataset
 
 
@@ -61,22 +59,9 @@ class RunResult:
     step: int | None = None  # the step of the model's weights (set by train and load_run)
 
 
-# thin wrappers over RunDir, kept by name for the loop (the integrator may call RunDir directly)
-def _read_history(path: Path, up_to_step: int | None = None) -> list[dict[str, float]]:
-    return RunDir(Path(path).parent.parent).read_history(up_to_step)
-
-
-def load_checkpoint(run_dir: Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
+def load_checkpoint(run_dir: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
     """Read the checkpoint of ``run_dir`` (weights only), with a clear error when missing or unreadable."""
     return RunDir(run_dir).load_checkpoint(map_location)
-
-
-def _save_checkpoint(run_dir: Path, state: dict[str, Any]) -> None:
-    RunDir(run_dir).save_checkpoint(state)
-
-
-def _prepare_run_dir(run_dir: Path, config: TrainConfig, resume: bool) -> TrainConfig:
-    return RunDir(run_dir).prepare(config, resume)
 
 
 def train(
@@ -102,115 +87,63 @@ def train(
     Raises:
         RunDirError: run directory in use, or missing/corrupt checkpoint on resume.
         TrainingDiverged: a loss became NaN/inf (the last checkpoint is kept).
+        KeyboardInterrupt: after saving the state of the last completed step.
     """
     run_dir = Path(run_dir)
+    rd = RunDir(run_dir)
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
     method, dataset = build_run(config, dataset)
     method.to(device)
     dataset = dataset.to(device) if device.type == "cuda" else dataset
-    specs = method.optimizers()
-    _check_disjoint(specs)
-    optimizers = {name: spec.build() for name, spec in specs.items()}
-    sampler = make_sampler(
-        method.batch_kind, dataset, config.batch_size, seed=config.seed + 1, device=device, **method.sampler_options()
-    )
-    torch.manual_seed(config.seed + 2)  # reparameterisation / permutation noise stream
-    config = _prepare_run_dir(run_dir, config, resume)  # only after dataset, method and device are valid
-
-    start = 0
+    loop = TrainingLoop(config, method, dataset, device)  # everything validated: now the run directory
+    config = rd.prepare(config, resume)
     if resume:
-        state = load_checkpoint(run_dir, map_location=device)
-        start = int(state["step"])
-        method.load_state_dict(state["model"])
-        for name, opt in optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-        sampler.load_state_dict(state["sampler"])
-        torch.set_rng_state(state["torch_rng"])
-        if device.type == "cuda" and state.get("cuda_rng") is not None:
-            torch.cuda.set_rng_state(state["cuda_rng"], device)
-    history = _read_history(run_dir / SCALARS, up_to_step=start)
-    # a row written at the end of an interrupted/shorter run covers a partial logging interval:
-    # drop it and restore the running sums so the resumed log equals an uninterrupted one
-    history = [r for r in history if r["step"] % config.log_every == 0 or r["step"] < start]
-    RunDir(run_dir).rewrite_history(history)
+        loop.load_state_dict(rd.load_checkpoint(device))
+    history = _restart_history(rd, loop.step, config.log_every)
+    saved = [loop.step if resume else None]  # the step of the checkpoint on disk
 
-    def checkpoint(step: int) -> None:
-        _save_checkpoint(
-            run_dir,
-            {
-                "step": step,
-                "model": method.state_dict(),
-                "optimizers": {n: o.state_dict() for n, o in optimizers.items()},
-                "sampler": sampler.state_dict(),
-                "torch_rng": torch.get_rng_state(),
-                "cuda_rng": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
-                "config": config.to_dict(),
-                "log_sums": {k: float(v) for k, v in sums.items()},
-                "log_count": count,
-                "untwine_checkpoint": 1,
-            },
-        )
+    def save() -> None:
+        if saved[0] != loop.step:
+            rd.save_checkpoint(loop.state_dict())
+            saved[0] = loop.step
 
-    writer = _tensorboard(run_dir, purge_step=start)
-    bar = _progress(progress, start, config.steps)
-    params = {name: spec.params for name, spec in specs.items()}
-    sums: dict[str, Any] = dict(state.get("log_sums", {})) if resume else {}
-    count = int(state.get("log_count", 0)) if resume else 0
-    t_last = t_start = time.perf_counter()
-    images_seen = 0
-    step = start
+    def check(losses: dict[str, torch.Tensor], step: int) -> None:
+        _check_finite(losses, step, run_dir, saved[0])
+
+    writer = _tensorboard(run_dir, purge_step=loop.step)
+    bar = _progress(progress, loop.step, config.steps)
+    t_start, images_seen = time.perf_counter(), 0
     method.train()
     try:
-        with open(run_dir / SCALARS, "a") as scalars:
-            while step < config.steps:
-                batch = next(sampler)
-                if config.channels_last:
-                    batch = {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in batch.items()}
-                for phase in method.phases():
-                    out = phase(batch, step)
-                    _check_finite(out.losses, step, run_dir)
-                    names = list(out.losses)
-                    for i, name in enumerate(names):
-                        if name not in optimizers:
-                            raise ConfigError(f"{method.name} returned a loss for unknown optimiser {name!r}")
-                        grads = torch.autograd.grad(
-                            out.losses[name], params[name], retain_graph=i < len(names) - 1, allow_unused=True
-                        )
-                        for p, g in zip(params[name], grads):
-                            p.grad = g
-                    for name in names:
-                        optimizers[name].step()
-                    for k, v in out.logs.items():
-                        sums[k] = sums.get(k, 0.0) + (v.detach() if isinstance(v, torch.Tensor) else v)
-                step += 1
-                count += 1
-                images_seen += int(batch["x"].shape[0]) if "x" in batch else config.batch_size
+        with deferred_interrupt() as interrupted, open(rd.scalars, "a") as scalars:
+            while loop.step < config.steps:
+                images_before = loop.log.images
+                loop.advance(check)
+                images_seen += loop.log.images - images_before
+                step = loop.step
                 if step % config.log_every == 0 or step == config.steps:
-                    now = time.perf_counter()
-                    row = {"step": step, **{k: float(v) / count for k, v in sums.items()}}
-                    row["images_per_second"] = count * config.batch_size / max(now - t_last, 1e-9)
-                    scalars.write(json.dumps(row) + "\n")
-                    scalars.flush()
-                    history.append(row)
-                    if writer is not None:
-                        for k, v in row.items():
-                            if k != "step":
-                                writer.add_scalar(k, v, step)
-                    if bar is not None:
-                        bar.set_postfix({k: f"{row[k]:.4g}" for k in list(row)[1:4]})
-                    if on_log is not None:
-                        on_log(row)
+                    row = loop.log.row(step)
                     if step % config.log_every == 0:  # a partial final interval stays in the checkpoint
-                        sums, count, t_last = {}, 0, now
+                        loop.log.reset()
+                    _write_row(row, scalars, writer, bar, on_log)
+                    history.append(row)
                 if bar is not None:
                     bar.update(1)
                 if step % config.checkpoint_every == 0 or step == config.steps:
-                    checkpoint(step)
+                    save()
+                if interrupted():
+                    raise KeyboardInterrupt
     except KeyboardInterrupt:
-        checkpoint(step)
-        log.warning("interrupted at step %d; checkpoint saved, continue with --resume", step)
+        state = loop.interrupted_state()
+        if state is not None:
+            if saved[0] != loop.step:
+                rd.save_checkpoint(state)
+            log.warning("interrupted after step %d; checkpoint saved, continue with --resume", loop.step)
+        else:
+            log.warning("interrupted inside step %d; the checkpoint of step %s is kept, continue with --resume",
+                        loop.step + 1, saved[0])
         raise
     finally:
         if bar is not None:
@@ -220,24 +153,45 @@ def train(
     method.eval()
     elapsed = time.perf_counter() - t_start
     ips = images_seen / elapsed if elapsed > 0 and images_seen else float("nan")
-    return RunResult(run_dir, method, dataset, config, history, ips, step=step)
+    return RunResult(run_dir, method, dataset, config, history, ips, step=loop.step)
 
 
-def _check_disjoint(specs: dict[str, Any]) -> None:
-    seen: dict[int, str] = {}
-    for name, spec in specs.items():
-        for p in spec.params:
-            if id(p) in seen:
-                raise ConfigError(f"parameter shared by optimisers {seen[id(p)]!r} and {name!r}; they must be disjoint")
-            seen[id(p)] = name
+def _restart_history(rd: RunDir, start: int, log_every: int) -> list[dict[str, float]]:
+    """The logged rows up to ``start``, rewritten to the scalars file.
+
+    A row written at the end of an interrupted or shorter run covers a partial logging interval:
+    it is dropped (the checkpoint holds its running sums), so the resumed log equals an
+    uninterrupted one.
+    """
+    history = rd.read_history(start)
+    history = [r for r in history if r["step"] % log_every == 0 or r["step"] < start]
+    rd.rewrite_history(history)
+    return history
 
 
-def _check_finite(losses: dict[str, torch.Tensor], step: int, run_dir: Path) -> None:
+def _write_row(row: dict[str, float], scalars: Any, writer: Any, bar: Any,
+               on_log: Callable[[dict[str, float]], None] | None) -> None:
+    """One logged row to the scalars file, TensorBoard, the progress bar and ``on_log``."""
+    scalars.write(json.dumps(row) + "\n")
+    scalars.flush()
+    if writer is not None:
+        for k, v in row.items():
+            if k != "step":
+                writer.add_scalar(k, v, row["step"])
+    if bar is not None:
+        bar.set_postfix({k: f"{row[k]:.4g}" for k in list(row)[1:4]})
+    if on_log is not None:
+        on_log(row)
+
+
+def _check_finite(losses: dict[str, torch.Tensor], step: int, run_dir: Path, saved_step: int | None) -> None:
     for name, loss in losses.items():
         if not bool(torch.isfinite(loss)):
+            kept = (f"the checkpoint of step {saved_step} in {run_dir / CHECKPOINT} is intact" if saved_step is not None
+                    else "no checkpoint was saved yet")
             raise TrainingDiverged(
                 f"the {name!r} loss became {float(loss.detach())} at step {step}. Try a lower learning rate (--lr), "
-                f"a smaller beta/gamma, or check the data; the last checkpoint in {run_dir / CHECKPOINT} is intact"
+                f"a smaller beta/gamma, or check the data; {kept}"
             )
 
 

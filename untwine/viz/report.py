@@ -128,15 +128,16 @@ def write_report(
     rng = np.random.default_rng(seed)
     idx = rng.choice(len(dataset), size=n_examples, replace=len(dataset) < n_examples)
     x = dataset.images(idx)
-    recon = reconstructions(method, x)
+    recon = reconstructions(method, x, dataset.index_to_classes(idx))
     recon_png = png_bytes(grid(torch.cat([x.float() / 255, recon.cpu()]), rows=2))
 
-    kl = latent_kl(method, dataset.images(rng.integers(0, len(dataset), 256)))
+    kl_idx = rng.integers(0, len(dataset), 256)
+    kl = latent_kl(method, dataset.images(kl_idx), dataset.index_to_classes(kl_idx))
     values = traversal_values(method, dataset, traversal_steps, seed=seed)
     order = np.argsort(-kl) if kl is not None else np.arange(method.latent_dim)
     traversal_tables = []
     for t, start in enumerate(idx[:n_traversals]):
-        images = latent_traversal(method, dataset.images([start])[0], values)
+        images = latent_traversal(method, dataset.images([start])[0], values, dataset.index_to_classes([start]))
         images = images.view(method.latent_dim, traversal_steps, *images.shape[1:])
         rows = []
         for j in order:

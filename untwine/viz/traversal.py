@@ -1,4 +1,8 @@
-"""Latent traversals and reconstructions of a trained method."""
+"""Latent traversals and reconstructions of a trained method.
+
+Methods whose encoder needs more than the images (WeLa-VAE's labels) get their side inputs from
+``method.encode_side_inputs(classes)``: pass the factor ``classes`` of the images where asked.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,22 @@ from ..methods import GaussianVAE, Method
 from .images import grid
 
 
+def side_inputs(method: Method, classes: np.ndarray | None, device: torch.device | str = "cpu") -> dict[str, torch.Tensor]:
+    """``method.encode_side_inputs(classes)`` on ``device`` (nothing when ``classes`` is None)."""
+    if classes is None:
+        return {}
+    return {k: v.to(device) for k, v in method.encode_side_inputs(np.asarray(classes)).items()}
+
+
+def encode(method: Method, images: torch.Tensor, classes: np.ndarray | None = None) -> torch.Tensor:
+    """The representation of uint8 ``images`` whose factor classes are ``classes`` (N, K)."""
+    return method.encode(images, **side_inputs(method, classes, images.device))
+
+
 @torch.no_grad()
-def reconstructions(method: Method, images: torch.Tensor) -> torch.Tensor:
+def reconstructions(method: Method, images: torch.Tensor, classes: np.ndarray | None = None) -> torch.Tensor:
     """Reconstructions (N, C, H, W) in [0, 1] of uint8 ``images`` (decoded from the mean code)."""
-    return torch.sigmoid(method.decode(method.encode(images)))
+    return torch.sigmoid(method.decode(encode(method, images, classes)))
 
 
 @torch.no_grad()
@@ -32,7 +48,8 @@ def traversal_values(
     if limit is not None:
         return torch.linspace(-limit, limit, steps).repeat(d, 1)
     rng = np.random.default_rng(seed)
-    codes = method.encode(dataset.images(rng.integers(0, len(dataset), 512)))
+    idx = rng.integers(0, len(dataset), 512)
+    codes = encode(method, dataset.images(idx), dataset.index_to_classes(idx))
     lo, hi = torch.quantile(codes, 0.02, dim=0), torch.quantile(codes, 0.98, dim=0)
     t = torch.linspace(0, 1, steps)
     return lo[:, None] + (hi - lo)[:, None] * t[None, :]
@@ -40,10 +57,12 @@ def traversal_values(
 
 @torch.no_grad()
 def latent_traversal(
-    method: Method, image: torch.Tensor, values: torch.Tensor
+    method: Method, image: torch.Tensor, values: torch.Tensor, classes: np.ndarray | None = None
 ) -> torch.Tensor:
-    """Decoded images (d * steps, C, H, W): row j varies latent j over ``values[j]`` from the code of ``image``."""
-    z0 = method.encode(image[None] if image.ndim == 3 else image)[:1]
+    """Decoded images (d * steps, C, H, W): row j varies latent j over ``values[j]`` from the code of
+    ``image`` (factor ``classes`` (1, K) for methods with side inputs)."""
+    image = image[None] if image.ndim == 3 else image[:1]
+    z0 = encode(method, image, None if classes is None else np.asarray(classes)[:1])[:1]
     d, steps = values.shape
     z = z0.repeat(d * steps, 1)
     rows = torch.arange(d).repeat_interleave(steps)
@@ -52,13 +71,13 @@ def latent_traversal(
 
 
 @torch.no_grad()
-def latent_kl(method: Method, images: torch.Tensor) -> np.ndarray | None:
+def latent_kl(method: Method, images: torch.Tensor, classes: np.ndarray | None = None) -> np.ndarray | None:
     """Mean KL(q(z_j|x) || N(0,1)) per latent over ``images`` for Gaussian VAEs (None otherwise)."""
     if not isinstance(method, GaussianVAE):
         return None
     from ..nn import kl_standard_normal
 
-    mu, logvar = method.posterior(method.prepare(images))
+    mu, logvar = method.posterior(method.prepare(images), **side_inputs(method, classes, images.device))
     return kl_standard_normal(mu, logvar).mean(0).cpu().numpy()
 
 
@@ -68,4 +87,4 @@ def traversal_grid(
     """RGB uint8 grid: one row per latent, ``steps`` columns, starting from image ``index``."""
     image = dataset.images([index])[0]
     values = traversal_values(method, dataset, steps, limit, seed)
-    return grid(latent_traversal(method, image, values), rows=method.latent_dim)
+    return grid(latent_traversal(method, image, values, dataset.index_to_classes([index])), rows=method.latent_dim)
