@@ -181,7 +181,7 @@ def test_out_pointing_at_a_file(capsys, tmp_path):
         (["--scale", "0"], "scale must be between 1 and 16, got 0"),
         (["--scale", "100000"], "scale must be between 1 and 16"),
         (["--steps", "1000000"], "steps must be between 2 and 100"),
-        (["--index", "1.5"], "index must be an integer, got 1.5"),
+        (["--index", "1.5"], "index must be an integer, got '1.5'"),
         (["--index", "-1"], "index must be >= 0, got -1"),
     ],
 )

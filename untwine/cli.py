@@ -19,6 +19,7 @@ from typing import Any, Sequence
 
 import yaml
 
+from .io import OS_ERROR_FIXES
 from .records import ConfigError, FieldSpec, Record, hp
 
 DEMO_STEPS = 2000
@@ -335,28 +336,21 @@ _INTERRUPTED = {
     "demo": "interrupted; run `untwine demo` again with the same --out to continue",
 }
 
-_OS_FIXES = {
-    errno.EROFS: "the file system is read-only; choose a writable location (another --out, or $UNTWINE_CACHE_DIR for the cache)",
-    errno.EACCES: "permission denied; choose a location you can write (another --out) or fix its permissions",
-    errno.EPERM: "operation not permitted; choose another location or fix its permissions",
-    errno.ENOSPC: "no space left on the device; free some space or choose another location, then run again",
-    errno.EDQUOT: "disk quota exceeded; free some space or choose another location, then run again",
-    errno.ENOTDIR: "a part of the path is a file, not a directory; choose another path",
-    errno.EISDIR: "it is a directory; give the path of a file",
-    errno.ENOENT: "no such file or directory; check the path",
-    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
-}
+
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_RESUME_AFTER_FULL_DISK = " (--resume continues from the last saved checkpoint, if there is one)"
 
 
 def _os_error_line(e: OSError, command: str) -> str:
     """One line for an operating-system error: the path, what happened and the fix."""
     if e.errno is None:  # raised by untwine with its own message
         return f"error: {e}"
-    fix = _OS_FIXES.get(e.errno, e.strerror or str(e))
+    fix = OS_ERROR_FIXES.get(e.errno, e.strerror or str(e))
     path = e.filename if e.filename is not None else None
     line = f"error: cannot use {path}: {fix}" if path else f"error: {fix} ({errno.errorcode.get(e.errno, e.errno)})"
-    if command == "train" and e.errno in (errno.ENOSPC, errno.EDQUOT):
-        line += " (--resume continues from the last saved checkpoint, if there is one)"
+    if command == "train" and e.errno in _DISK_FULL:
+        line += _RESUME_AFTER_FULL_DISK
     return line
 
 
@@ -377,7 +371,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return COMMANDS[command](argv[1:])
     except (ConfigError, RunDirError, TrainingDiverged, ValueError, IndexError) as e:
-        print(f"error: {e}", file=sys.stderr)
+        line = f"error: {e}"
+        if command == "train" and isinstance(e, OSError) and e.errno in _DISK_FULL:
+            line += _RESUME_AFTER_FULL_DISK
+        print(line, file=sys.stderr)
         return 2
     except OSError as e:
         print(_os_error_line(e, command), file=sys.stderr)

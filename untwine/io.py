@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import io
 import json
 import os
@@ -15,6 +16,20 @@ import numpy as np
 
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+#: what an operating-system error means for the user, and the fix (one table for every command)
+OS_ERROR_FIXES: dict[int, str] = {
+    errno.EROFS: "the file system is read-only; choose a writable location (another --out, or $UNTWINE_CACHE_DIR for the cache)",
+    errno.EACCES: "permission denied; choose a location you can write (another --out) or fix its permissions",
+    errno.EPERM: "operation not permitted; choose another location or fix its permissions",
+    errno.ENOSPC: "no space left on the device; free some space or choose another location, then run again",
+    errno.EDQUOT: "disk quota exceeded; free some space or choose another location, then run again",
+    errno.ENOTDIR: "a part of the path is a file, not a directory; choose another path",
+    errno.EISDIR: "it is a directory; give the path of a file",
+    errno.ENOENT: "no such file or directory; check the path",
+    errno.ENAMETOOLONG: "the path is too long; choose a shorter one",
+}
 
 
 def cache_dir(subdir: str = "") -> Path:

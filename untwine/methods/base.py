@@ -73,9 +73,21 @@ class DataFacts:
 
     @classmethod
     def of(cls, dataset: Any) -> "DataFacts":
-        """The facts of a :class:`untwine.data.GroundTruthDataset` (a DataFacts is returned as is)."""
+        """The facts of a :class:`untwine.data.GroundTruthDataset`.
+
+        A DataFacts is returned as is; a bare image shape ``(C, H, W)`` gives facts with that
+        shape only (size and factors unknown), enough to build a model outside training.
+        """
         if isinstance(dataset, DataFacts):
             return dataset
+        if isinstance(dataset, (tuple, list)) and all(isinstance(s, int) for s in dataset):
+            if len(dataset) != 3 or min(dataset) < 1:
+                raise ConfigError(f"an image shape must be (C, H, W) of positive sizes, got {tuple(dataset)}")
+            return cls(image_shape=tuple(dataset))
+        if not hasattr(dataset, "image_shape"):
+            raise ConfigError(
+                f"cannot build a method on a {type(dataset).__name__}: give a dataset, "
+                "a DataFacts or an image shape (C, H, W)")
         return cls(
             image_shape=dataset.image_shape,
             size=len(dataset),
@@ -308,7 +320,8 @@ def get_method_class(name: str) -> type[Method]:
 def build_method(name: str, data: Any, **hparams: Any) -> Method:
     """Instantiate a registered method with validated hyperparameters.
 
-    ``data``: a :class:`DataFacts`, or a dataset (its facts are taken with :meth:`DataFacts.of`).
+    ``data``: a :class:`DataFacts`, a dataset (its facts are taken with :meth:`DataFacts.of`),
+    or an image shape ``(C, H, W)``.
     """
     cls = get_method_class(name)
     return cls(cls.Hyperparameters.from_dict(hparams), DataFacts.of(data))

@@ -17,7 +17,6 @@ killed writer are removed when the run is next opened.
 from __future__ import annotations
 
 import contextlib
-import errno
 import io
 import json
 import os
@@ -32,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 import numpy as np
 import torch
 
-from ..io import atomic_write, atomic_write_json, atomic_write_text, remove_orphaned_temp_files
+from ..io import OS_ERROR_FIXES, atomic_write, atomic_write_json, atomic_write_text, remove_orphaned_temp_files
 from ..methods import ConfigError
 from .config import TrainConfig
 from .device import resolve_device
@@ -72,13 +71,6 @@ class RunDirWriteError(OSError, RunDirError):
         return str(self.strerror)
 
 
-_WRITE_HINTS = {
-    errno.ENOSPC: "the disk is full; free space on it",
-    errno.EDQUOT: "the disk quota is exhausted; free space",
-    errno.EROFS: "the file system is read-only; choose a run directory on a writable disk",
-    errno.EACCES: "permission denied; choose a run directory you can write to",
-    errno.EPERM: "permission denied; choose a run directory you can write to",
-}
 
 
 @contextlib.contextmanager
@@ -89,7 +81,7 @@ def _writing(path: Path, what: str, note: str = "") -> Iterator[None]:
     except RunDirWriteError:
         raise
     except OSError as e:
-        hint = _WRITE_HINTS.get(e.errno or 0)
+        hint = OS_ERROR_FIXES.get(e.errno or 0)
         reason = e.strerror or str(e) or type(e).__name__
         where = e.filename if isinstance(e, (NotADirectoryError, FileExistsError)) and e.filename else path
         text = f"cannot write {what} {where}: " + (f"{hint} ({reason})" if hint else reason) + (f"; {note}" if note else "")
