@@ -233,7 +233,8 @@ def test_evaluation_records_the_checkpoint_step_seed_and_options(toy_run, toy_re
         f.write(json.dumps({"step": 8, "loss": 1.0}) + "\n")
     scores = evaluate_run(toy_run, ["mig"], seed=5, options={"mig": {"num_train": 200}})
     assert scores["evaluated_at_step"] == 6 and scores["evaluation_seed"] == 5
-    assert scores["evaluations"]["mig"] == {"step": 6, "seed": 5, "options": {"num_train": 200}}
+    # every option the metric ran with, the defaults included
+    assert scores["evaluations"]["mig"] == {"step": 6, "seed": 5, "options": {"num_train": 200, "num_bins": 20}}
     scalars.unlink()  # without logs the step is still known
     assert evaluate_run(toy_run, "mig")["evaluations"]["mig"]["step"] == 6
     html = report_run(toy_run).read_text()

@@ -20,7 +20,7 @@ def evaluate_run(
 
     Besides the scores, metrics.json records ``evaluated_at_step`` (the step of the checkpoint
     evaluated), ``evaluation_seed``, the library ``environment``, and per metric in
-    ``evaluations`` the step, seed and options it was computed with (scores merged from
+    ``evaluations`` the step, seed and every option it was computed with (defaults included) (scores merged from
     evaluations of different checkpoints stay told apart). Returns the merged contents.
     """
     from .. import metrics as M
@@ -28,11 +28,12 @@ def evaluate_run(
     RunDir(run_dir).read_metrics()  # a corrupt metrics.json fails now, not after the scores are computed
     run = load_run(run_dir, device=device)
     options = {k: dict(v) for k, v in (options or {}).items()}
+    used: dict[str, dict[str, Any]] = {}  # every option each metric ran with, defaults included
     scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder,
-                        options=options or None)
+                        options=options or None, options_used=used)
     env = getattr(M, "metric_environment", None)
-    names = dict.fromkeys(key.split(".")[0] for key in scores)
-    evaluations = {n: {"step": run.step, "seed": seed, "options": options.get(n, {})} for n in names}
+    names = used or dict.fromkeys(key.split(".")[0] for key in scores)
+    evaluations = {n: {"step": run.step, "seed": seed, "options": used.get(n, options.get(n, {}))} for n in names}
     meta = {"evaluated_at_step": run.step, "evaluation_seed": seed, "environment": env() if env else {},
             "evaluations": evaluations}
     return RunDir(run_dir).merge_metrics(scores, meta)
