@@ -216,7 +216,8 @@ class VAEHyperparameters(Hyperparameters):
     activation: str | None = hp(None, "hidden activation (None: the architecture's default)",
                                 choices=(None, "relu", "tanh", "leaky_relu", "elu"))
     reconstruction: str = hp("bernoulli", "reconstruction likelihood", choices=RECONSTRUCTIONS)
-    init: str = hp("torch", "weight init: torch (PyTorch defaults) or glorot (Glorot-uniform, zero biases: Keras, disentanglement_lib)", choices=INIT_SCHEMES)
+    init: str = hp("glorot", "weight init: glorot (Glorot-uniform weights, zero biases: disentanglement_lib's Keras "
+                   "defaults; measured in benchmarks/README.md) or torch (PyTorch's layer defaults)", choices=INIT_SCHEMES)
     lr: float = hp(1e-4, "Adam learning rate", low=0.0, low_open=True)
     beta1: float = hp(0.9, "Adam beta1", low=0.0, high=1.0)
     beta2: float = hp(0.999, "Adam beta2", low=0.0, high=1.0)

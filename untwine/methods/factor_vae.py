@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..nn import kl_standard_normal
+from ..nn import initialize, kl_standard_normal
 from ..nn.discriminator import Discriminator, discriminator_loss, discriminator_tc, permute_dims
 from .base import Batch, DataFacts, GaussianVAE, OptimizerSpec, StepOutput, VAEHyperparameters, hp, register_method
 
@@ -43,7 +43,9 @@ class FactorVAE(GaussianVAE):
 
     def __init__(self, hparams: FactorVAEParams, data: DataFacts):
         super().__init__(hparams, data)
-        self.discriminator = Discriminator(hparams.latent_dim, (hparams.disc_hidden,) * hparams.disc_layers)
+        # the discriminator too: disentanglement_lib's is Keras dense layers, Glorot-uniform by default
+        self.discriminator = initialize(Discriminator(hparams.latent_dim, (hparams.disc_hidden,) * hparams.disc_layers),
+                                        hparams.init)
 
     def optimizers(self) -> dict[str, OptimizerSpec]:
         h = self.hparams

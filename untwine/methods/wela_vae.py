@@ -41,7 +41,7 @@ from torch import nn
 
 from ..data.samplers import StreamSpec
 from ..data.weak.labels import compute_labels, resolve_label_fn
-from ..nn import INIT_SCHEMES, kl_standard_normal
+from ..nn import kl_standard_normal
 from ..nn.architectures import MLPEncoder, mlp
 from ..nn.moments import dip_covariance, dip_penalty
 from ..nn.total_correlation import TC_ESTIMATORS
@@ -60,7 +60,6 @@ class WeLaVAEParams(VAEHyperparameters):
     encoder_hidden: tuple[int, ...] = hp((1200, 1200), "encoder hidden layer sizes", low=1, high=65536)
     decoder_hidden: tuple[int, ...] = hp((1200, 1200), "shared decoder hidden layer sizes", low=1, high=65536)
     activation: str = hp("tanh", "hidden activation", choices=("tanh", "relu", "leaky_relu", "elu"))
-    init: str = hp("glorot", "weight init: glorot (Keras, the paper's code) or torch defaults", choices=INIT_SCHEMES)
     resolution: int = hp(3, "label resolution p: classes per weak label", low=2)
     num_labels: int = hp(2, "number m of weak labels (Blobs: angle and distance)", low=1)
     gamma: float | None = hp(None, "weight of the label cross-entropy (none: the paper's value for p)", low=0.0, aliases=OLD_AUTO)
