@@ -66,6 +66,12 @@ def test_train_resume_traverse_report(capsys, tmp_path):
     eager = json.loads((r / "metrics.json").read_text())["mig"]
     assert code == code2 == 0 and "mig" in out2
     assert eager == pytest.approx(fast, abs=1e-4)
+    # metric options from the command line: used (another score) and recorded with the defaults
+    code, _, _ = run(capsys, "evaluate", str(r), "--metrics", "mig", "--metric-option", "mig.num_bins=3",
+                     "--metric-option", "mig.num_train=500")
+    saved = json.loads((r / "metrics.json").read_text())
+    assert code == 0 and saved["evaluations"]["mig"]["options"] == {"num_bins": 3, "num_train": 500}
+    assert saved["mig"] != fast
 
 
 def test_resume_of_a_corrupt_checkpoint_is_a_clear_error(capsys, tmp_path):
@@ -189,6 +195,19 @@ def test_traverse_garbage(capsys, tmp_path, argv, message):
     code, _, err = run(capsys, "traverse", str(tmp_path), *argv)
     assert code == 2 and message in err and err.count("\n") == 1
     assert not (tmp_path / "traversal.png").exists()
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--metric-option", "mig.num_binz=3"], "valid options: num_train, num_bins. Did you mean 'num_bins'?"),
+    (["--metric-option", "num_bins=3"], "must look like METRIC.KEY=VALUE"),
+    (["--metric-option", "mig.num_bins"], "must look like KEY=VALUE"),
+    (["--metric-option", "dci.num_train=100"], "--metric-option for dci, which --metrics 'mig' does not compute"),
+    (["--metric-option", "mgi.num_bins=3"], "mgi"),
+])
+def test_bad_metric_options_are_one_line(capsys, tmp_path, argv, message):
+    code, _, err = run(capsys, "evaluate", str(tmp_path), "--metrics", "mig", *argv)
+    assert code == 2 and message in err and err.count("\n") == 1
+    assert not (tmp_path / "metrics.json").exists()
 
 
 def test_empty_metrics_is_an_error_not_mig(capsys, tmp_path):

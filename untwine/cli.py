@@ -186,6 +186,17 @@ def _metric_names(text: str) -> list[str] | str:
     return names
 
 
+def _metric_options(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
+    """``["mig.num_bins=30", ...]`` as ``{"mig": {"num_bins": 30}}``."""
+    out: dict[str, dict[str, Any]] = {}
+    for key, value in _key_values(items, "--metric-option").items():
+        metric, dot, option = key.partition(".")
+        if not dot or not metric or not option:
+            raise ConfigError(f"--metric-option must look like METRIC.KEY=VALUE (e.g. mig.num_bins=30), got {key!r}")
+        out.setdefault(metric, {})[option] = value
+    return out
+
+
 def _print_table(scores: dict[str, Any]) -> None:
     rows = [(k, v) for k, v in scores.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("evaluated_at_step", "evaluation_seed")]
@@ -209,12 +220,20 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
     p = _Parser(prog="untwine evaluate", description="Score a trained run; writes RUN_DIR/metrics.json.")
     p.add_argument("run_dir")
     add_record_flags(p, EvaluateOptions, "opt_")
+    p.add_argument("--metric-option", action="append", metavar="METRIC.KEY=VALUE",
+                   help="an option of one metric, e.g. mig.num_bins=30 or dci.num_train=2000 (repeatable; "
+                        "the options and their defaults are the metric functions' keyword parameters)")
     args = p.parse_args(argv)
     from .train import evaluate_run
 
     o = EvaluateOptions.from_dict(record_values(args, EvaluateOptions, "opt_"))
-    scores = evaluate_run(args.run_dir, _metric_names(o.metrics), o.seed, o.device,
-                          fast_encoder=False if o.eager_encoder else None)
+    names, options = _metric_names(o.metrics), _metric_options(args.metric_option)
+    unused = [m for m in options if names != "all" and m not in names]
+    if unused:
+        raise ConfigError(f"--metric-option for {', '.join(unused)}, which --metrics {o.metrics!r} does not "
+                          "compute; add it to --metrics or drop the option")
+    scores = evaluate_run(args.run_dir, names, o.seed, o.device,
+                          fast_encoder=False if o.eager_encoder else None, options=options)
     print(f"metrics of {args.run_dir} (written to metrics.json):")
     _print_table(scores)
     return 0

@@ -25,9 +25,10 @@ def evaluate_run(
     """
     from .. import metrics as M
 
+    options = {k: dict(v) for k, v in (options or {}).items()}
+    M.select_metrics(metrics, options)  # unknown metrics, misspelt options: fail before anything is loaded
     RunDir(run_dir).read_metrics()  # a corrupt metrics.json fails now, not after the scores are computed
     run = load_run(run_dir, device=device)
-    options = {k: dict(v) for k, v in (options or {}).items()}
     used: dict[str, dict[str, Any]] = {}  # every option each metric ran with, defaults included
     scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder,
                         options=options or None, options_used=used)
