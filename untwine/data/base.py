@@ -85,6 +85,9 @@ class GroundTruthDataset(ABC):
     name: str = "dataset"
     factor_names: tuple[str, ...] = ()
     factor_sizes: tuple[int, ...] = ()
+    #: a partition of the factors into groups (seed 003), set by the dataset option ``groups``
+    #: (:mod:`untwine.data.groups`); empty when none was given
+    factor_groups: tuple[tuple[str, ...], ...] = ()
     image_shape: tuple[int, int, int] = (1, 64, 64)  # (C, H, W)
 
     # ---- factors -------------------------------------------------------------------------

@@ -29,15 +29,25 @@ def available_datasets() -> list[str]:
 
 
 def get_dataset(name: str, **options) -> GroundTruthDataset:
-    """Build a registered dataset by name; unknown names or options give a clear ``ValueError``."""
+    """Build a registered dataset by name; unknown names or options give a clear ``ValueError``.
+
+    Besides its own options, every dataset takes ``groups`` (a preset such as ``"seed003"`` or
+    the groups written out): its ``factor_groups``, see :mod:`untwine.data.groups`.
+    """
     key = name.lower().replace("-", "_")
     if key not in _DATASETS:
         close = difflib.get_close_matches(key, _DATASETS, n=1)
         hint = f" Did you mean {close[0]!r}?" if close else ""
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}.{hint}")
     factory = _DATASETS[key]
+    groups = options.pop("groups", None)  # every dataset takes it (untwine.data.groups)
     check_options(factory, options, f"dataset {name!r}")
-    return factory(**options)
+    dataset = factory(**options)
+    if groups is not None:
+        from .groups import resolve_factor_groups
+
+        dataset.factor_groups = resolve_factor_groups(dataset, groups)
+    return dataset
 
 
 def check_options(fn: Callable, options: dict, what: str, positional: tuple[str, ...] = ("self",)) -> None:

@@ -57,6 +57,7 @@ class DataFacts:
         factor_names, factor_sizes: the ground-truth factors (empty when unknown).
         name: the dataset's registered name.
         weak_labels: the dataset's ``weak_labels(classes, **options)`` hook, or None.
+        factor_groups: the dataset's factor groups (``--dataset-option groups=...``; empty if none).
     """
 
     image_shape: tuple[int, ...]
@@ -65,11 +66,13 @@ class DataFacts:
     factor_sizes: tuple[int, ...] = ()
     name: str = "dataset"
     weak_labels: Callable[..., Any] | None = field(default=None, compare=False, repr=False)
+    factor_groups: tuple[tuple[str, ...], ...] = ()
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "image_shape", tuple(int(s) for s in self.image_shape))
         object.__setattr__(self, "factor_sizes", tuple(int(s) for s in self.factor_sizes))
         object.__setattr__(self, "factor_names", tuple(self.factor_names))
+        object.__setattr__(self, "factor_groups", tuple(tuple(g) for g in self.factor_groups))
 
     @classmethod
     def of(cls, dataset: Any) -> "DataFacts":
@@ -95,6 +98,7 @@ class DataFacts:
             factor_sizes=getattr(dataset, "factor_sizes", ()),
             name=getattr(dataset, "name", "dataset"),
             weak_labels=getattr(dataset, "weak_labels", None),
+            factor_groups=getattr(dataset, "factor_groups", ()),
         )
 
 

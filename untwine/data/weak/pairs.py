@@ -12,7 +12,7 @@ Which factors are shared, per group:
 * ``shared_factors=["shape", "scale"]``: always that set (``group`` is 0);
 * ``shared_factors=[[...], [...]]``: one of several sets, uniformly per group; ``group`` says which
   (seed 003: content ``c`` vs its complement; ``shared_factors="seed003"`` uses the sets of
-  ``decisions.md`` for the dataset);
+  ``decisions.md`` for the dataset, ``shared_factors="dataset"`` the dataset's ``factor_groups``);
 * ``k=...`` (Locatello et al. 2020): ``k`` factors, chosen uniformly among those with more than
   one class, are redrawn and the rest are shared. ``k=-1`` draws ``k`` uniformly in
   ``1..V-1`` per group (V = number of variable factors). ``k_mode="disentanglement_lib"``
@@ -27,13 +27,11 @@ import torch
 
 from ..base import GroundTruthDataset
 from ..samplers import BatchSampler, register_sampler
+from ..groups import GROUP_PRESETS
 from .common import factor_positions, images_for_classes, uniform_classes
 
-#: decisions.md, seed 003: the content group c and its complement, per dataset.
-SEED003_GROUPS: dict[str, list[list[str]]] = {
-    "shapes3d": [["object_hue", "scale", "shape"], ["floor_hue", "wall_hue", "orientation"]],
-    "dsprites": [["shape", "scale"], ["orientation", "posX", "posY"]],
-}
+#: decisions.md, seed 003: the content group c and its complement, per dataset (untwine.data.groups).
+SEED003_GROUPS: dict[str, list[list[str]]] = {k: [list(g) for g in v] for k, v in GROUP_PRESETS["seed003"].items()}
 
 
 class GroupSampler(BatchSampler):
@@ -72,6 +70,11 @@ class GroupSampler(BatchSampler):
             self.k_mode = k_mode
 
     def _parse_groups(self, dataset: GroundTruthDataset, shared: Any) -> torch.Tensor:
+        if isinstance(shared, str) and shared == "dataset":  # the dataset's groups (dataset option groups=...)
+            if not dataset.factor_groups:
+                raise ValueError(f"shared_factors='dataset' needs the dataset's factor groups; give the dataset "
+                                 f"option groups=... (e.g. groups=seed003)")
+            shared = [list(g) for g in dataset.factor_groups]
         if isinstance(shared, str) and shared == "seed003":
             if dataset.name not in SEED003_GROUPS:
                 raise ValueError(f"no seed-003 groups for dataset {dataset.name!r}; known: {', '.join(SEED003_GROUPS)}")
