@@ -31,6 +31,7 @@ class TinyGrid(FactorGridDataset):
     factor_names = ("row", "width")
     factor_sizes = (3, 4)
     image_shape = (1, 64, 64)
+    factor_groups = (("row",), ("width",))  # for the group methods (pairs share one group)
 
     def factor_values(self, factor):
         return np.arange(self.factor_sizes[self.factor_index(factor)], dtype=np.float64)
