@@ -76,8 +76,9 @@ def evaluate(
             state get them from this model.
         dataset: a :class:`~untwine.data.GroundTruthDataset`.
         metrics: names from :func:`available_metrics`, a comma-separated string, or ``"all"``
-            (every metric whose required options are given, that applies to the dataset and
-            whose model needs the model meets); an empty list is an error.
+            (every metric whose required options are given or sourced from the model and
+            dataset, that applies to the dataset and whose model needs the model meets); an
+            empty list is an error.
         seed: the seed of every metric's random state (disentanglement_lib ``random_seed = 0``).
         batch_size: images per encoder call (default: 128 on the CPU, 1024 on accelerators).
         options: per-metric keyword options, e.g. ``{"sap": {"classifier": "threshold"},
@@ -94,7 +95,8 @@ def evaluate(
 
     Factors with a single class (dSprites' colour) are dropped before the array metrics and never
     chosen by the sampling metrics, as in the reference (so ``group_mig``'s ``factor_groups``
-    lists the varying factors only).
+    lists the varying factors only; taken from the dataset's ``groups`` option, it is, and its
+    ``latent_groups`` from a group method's ``latent_groups``: see :mod:`untwine.metrics.group_mig`).
 
     Keys are ``name`` for single-score metrics (``mig``, ``sap``) and ``name.score`` otherwise
     (``dci.disentanglement``, ``factor_vae_score.eval_accuracy``). Versions of the libraries the

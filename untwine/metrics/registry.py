@@ -16,6 +16,12 @@
 
 Every other keyword parameter of the function is an option; those without a default are
 required (``evaluate(metrics="all")`` skips a metric whose required options are not given).
+An option may also have a *source* (``option_sources={"latent_groups": OptionSource(...)}``):
+where the caller does not give it, the suite takes it from the model and/or the dataset being
+evaluated (group-MIG's latent groups from ``model.latent_groups``, its factor groups from the
+dataset's ``groups`` option). A given option always wins; ``"all"`` includes the metric exactly
+when every required option is given or sourced; naming the metric where a source has nothing to
+give is an error saying what is missing (checked once the model and dataset are known).
 Array metrics also take ``num_train`` (and ``num_test`` with ``"test_split"``): the sample
 sizes the suite draws. Sampling metrics take them as their own parameters.
 
@@ -45,6 +51,38 @@ class MetricOptionError(ValueError):
 
 
 @dataclass(frozen=True)
+class OptionSource:
+    """Where the suite takes an option the caller did not give: the model and/or the dataset.
+
+    ``uses``: ``("model",)``, ``("dataset",)`` or both: what ``get(model, dataset)`` reads (the
+    source is only consulted when those are known). ``get`` returns the option's value, or None
+    when this model / dataset has nothing to give. ``what``: what it needs, for the error message
+    (``"a model with latent_groups (a group method)"``).
+    """
+
+    uses: tuple[str, ...]
+    get: Callable[[Any, Any], Any]
+    what: str
+
+    def known(self, model: Any, dataset: Any) -> bool:
+        """Whether the model and dataset this source reads are known (not None)."""
+        return all({"model": model, "dataset": dataset}[u] is not None for u in self.uses)
+
+    def explain(self, option: str, model: Any, dataset: Any) -> str:
+        """Where ``option`` comes from, and which of the model / dataset given lacks it."""
+        lacking = []
+        if "model" in self.uses and model is not None:
+            lacking.append(type(model).__name__)
+        if "dataset" in self.uses and dataset is not None:
+            lacking.append(f"dataset {getattr(dataset, 'name', type(dataset).__name__)!r}")
+        return f"{self.what} for {option}" + (f" ({' / '.join(lacking)} gives none)" if lacking else "")
+
+    def value(self, model: Any, dataset: Any) -> Any:
+        """The sourced value, or None (unknown context, or nothing to give)."""
+        return self.get(model, dataset) if self.known(model, dataset) else None
+
+
+@dataclass(frozen=True)
 class MetricSpec:
     """A registered metric: its function (wrapped) and what the suite must give it.
 
@@ -55,6 +93,8 @@ class MetricSpec:
     ``applies``: whether the metric makes sense on a dataset (``"all"`` skips it otherwise).
     ``example_options``: ``(num_latents, num_factors) -> options`` for a metric with required
     options (used by the contract tests and the docs).
+    ``option_sources``: option name -> :class:`OptionSource`, where the suite takes an option
+    not given from the model or dataset.
     """
 
     name: str
@@ -68,6 +108,7 @@ class MetricSpec:
     permutation_invariant: bool | tuple[str, ...] = False
     applies: Callable[[Any], bool] | None = None
     example_options: Callable[[int, int], dict[str, Any]] | None = None
+    option_sources: Mapping[str, OptionSource] = field(default_factory=dict)
 
     @property
     def sampling(self) -> bool:
@@ -122,6 +163,33 @@ class MetricSpec:
             if "test_split" in self.needs:
                 out["num_test"] = self.num_test
         out.update({n: p.default for n, p in self.parameters().items() if p.default is not inspect.Parameter.empty})
+        return out
+
+    def sourced_options(self, model: Any = None, dataset: Any = None) -> dict[str, Any]:
+        """The options this model and dataset give through :attr:`option_sources` (None: unknown)."""
+        out = {}
+        for n, src in self.option_sources.items():
+            v = src.value(model, dataset)
+            if v is not None:
+                out[n] = v
+        return out
+
+    def missing_options(self, given: Mapping[str, Any], model: Any = None, dataset: Any = None,
+                        defer: bool = False) -> list[str]:
+        """Required options neither given nor sourced from ``model`` / ``dataset``.
+
+        ``defer``: leave out options whose source cannot be consulted yet (model or dataset
+        unknown), for a check before the run is loaded.
+        """
+        sourced = self.sourced_options(model, dataset)
+        out = []
+        for o in self.required_options():
+            if o in given or o in sourced:
+                continue
+            src = self.option_sources.get(o)
+            if defer and src is not None and not src.known(model, dataset):
+                continue
+            out.append(o)
         return out
 
     def bound_of(self, key: str) -> tuple[float, float]:
@@ -203,7 +271,8 @@ def register_metric(name: str, *, needs: Iterable[str], help: str, num_train: in
                     bounds: Mapping[str, tuple[float, float]] | None = None,
                     permutation_invariant: bool | Iterable[str] = False,
                     applies: Callable[[Any], bool] | None = None,
-                    example_options: Callable[[int, int], dict[str, Any]] | None = None
+                    example_options: Callable[[int, int], dict[str, Any]] | None = None,
+                    option_sources: Mapping[str, OptionSource] | None = None,
                     ) -> Callable[[Callable[..., dict[str, float]]], Callable[..., dict[str, float]]]:
     """Decorator: register a metric function under ``name`` (see the module docstring).
 
@@ -234,12 +303,16 @@ def register_metric(name: str, *, needs: Iterable[str], help: str, num_train: in
             return fn(*args, **kwargs)
 
         spec = MetricSpec(name, checked, needs, help, num_train, num_test, tuple(bound), dict(bounds or {}),
-                          invariant, applies, example_options)
+                          invariant, applies, example_options, dict(option_sources or {}))
         params = inspect.signature(fn).parameters
         missing = [k for k in spec.injected if k not in params]
         if missing:
             raise ValueError(f"metric {name!r} needs {', '.join(spec.injected[k] for k in missing)} but its function "
                              f"has no parameter {', '.join(missing)}")
+        unsourced = [k for k in spec.option_sources if k not in spec.parameters()]
+        if unsourced:
+            raise ValueError(f"metric {name!r}: option_sources for {', '.join(unsourced)}, which are not options of "
+                             "its function")
         if len(params) < spec.num_data_args:
             raise ValueError(f"metric {name!r}: its function takes fewer than the {spec.num_data_args} data arguments "
                              f"its needs {needs} imply")
@@ -282,9 +355,11 @@ def select_metrics(metrics: str | Iterable[str], options: Mapping[str, Mapping[s
     """The metric names a request means, checked.
 
     ``metrics``: names, a comma-separated string, or ``"all"``: every metric whose required
-    options are given, that applies to ``dataset`` (when given) and whose model needs ``model``
+    options are given or sourced from ``model`` / ``dataset`` (``option_sources``), that applies to ``dataset`` (when given) and whose model needs ``model``
     meets (when given). An empty request, an unknown name or an option for a metric that is not
-    registered is an error.
+    registered is an error; so is a named metric whose required option is neither given nor
+    sourced (a sourced option whose model or dataset is not given yet is left to the later call
+    that has them).
     """
     options = options or {}
     for n, given in options.items():  # options of unknown metrics, misspelt options: errors, also for "all"
@@ -293,7 +368,7 @@ def select_metrics(metrics: str | Iterable[str], options: Mapping[str, Mapping[s
         if metrics.strip() == "all":
             out = []
             for n, s in _SPECS.items():
-                if any(o not in options.get(n, {}) for o in s.required_options()):
+                if s.missing_options(options.get(n, {}), model, dataset):
                     continue
                 if dataset is not None and s.applies is not None and not s.applies(dataset):
                     continue
@@ -307,10 +382,12 @@ def select_metrics(metrics: str | Iterable[str], options: Mapping[str, Mapping[s
         raise MetricOptionError(f"no metric given; choose from {', '.join(_SPECS)} (or 'all')")
     for n in names:
         spec = get_metric(n)
-        missing = [o for o in spec.required_options() if o not in options.get(n, {})]
+        missing = spec.missing_options(options.get(n, {}), model, dataset, defer=True)
         if missing:
+            hints = [spec.option_sources[o].explain(o, model, dataset) for o in missing if o in spec.option_sources]
             raise MetricOptionError(f"metric {n!r} needs option(s) {', '.join(missing)}: pass "
-                                    f"options={{{n!r}: {{{', '.join(repr(m) + ': ...' for m in missing)}}}}}")
+                                    f"options={{{n!r}: {{{', '.join(repr(m) + ': ...' for m in missing)}}}}}"
+                                    + (f", or evaluate {'; '.join(hints)}" if hints else ""))
     return names
 
 
@@ -320,13 +397,14 @@ def resolve_options(metrics: str | Iterable[str], options: Mapping[str, Mapping[
 
     What :func:`~untwine.metrics.evaluate` uses and a run's metrics.json records; misspelt options
     give a :class:`MetricOptionError` listing the valid ones. See :func:`select_metrics` for
-    ``metrics``, ``dataset`` and ``model``.
+    ``metrics``, ``dataset`` and ``model``; options not given but sourced
+    (``option_sources``) are taken from the model and dataset.
     """
     options = options or {}
     out = {}
     for name in select_metrics(metrics, options, dataset, model):
         spec = _SPECS[name]
         given = dict(options.get(name, {}))
-        out[name] = {**spec.default_options(), **given}
+        out[name] = {**spec.default_options(), **spec.sourced_options(model, dataset), **given}
     return out
 
