@@ -105,3 +105,20 @@ def test_a_model_without_latent_groups_gets_an_error_naming_what_is_missing():
     with pytest.raises(MetricOptionError, match=r"needs option\(s\) factor_groups: .*dataset option groups="
                                                 r".*dataset 'toy_grid' gives none"):
         evaluate(GroupModel(plain, (1, 2, 3, 4), (0, 0, 1, 1)), plain, ["group_mig"])
+
+
+def test_cli_evaluate_group_mig_on_a_run_without_latent_groups_is_one_clear_error(capsys, tmp_path):
+    from untwine.cli import main
+    from untwine.metrics import select_metrics
+
+    assert select_metrics(["group_mig"]) == ["group_mig"]  # before a run is loaded: left to evaluate
+    run = tmp_path / "R"
+    assert main(["train", "--method", "beta_vae", "--dataset", "dsprites", "--dataset-option", "lazy=true",
+                 "--dataset-option", "groups=seed003", "--steps", "1", "--batch-size", "4", "--out", str(run),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    code = main(["evaluate", str(run), "--metrics", "mig,group_mig"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert "needs option(s) latent_groups" in err and "BetaVAE gives none" in err
+    assert not (run / "metrics.json").exists()
