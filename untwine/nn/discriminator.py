@@ -2,6 +2,10 @@
 
 Discriminator (disentanglement_lib ``fc_discriminator``): 6 dense layers of 1000 units with
 LeakyReLU(0.2), then 2 logits (index 0: "sample of q(z)", index 1: "sample of prod_k q(z_k)").
+
+Block-wise permutation (group-tcVAE, seed 003, Eq. 2): :func:`permute_blocks` shuffles the batch
+independently per *block* of latents, a sample of prod_b q(z_b) for a factorisation into blocks;
+:func:`factorisation_blocks` gives the blocks of the paper's three factorisation levels.
 """
 
 from __future__ import annotations
@@ -25,6 +29,66 @@ def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> t
     keys = torch.rand(b, d, generator=generator, device="cpu" if generator is not None else z.device)
     perm = keys.argsort(dim=0).to(z.device)
     return torch.gather(z, 0, perm)
+
+
+#: group-tcVAE's factorisation levels (seed 003, section 3), for a code split into group blocks
+#: (z_c, z_\c, ...): ``inter`` q(z_c) q(z_\c); ``inter+intra_one`` q(z_c) prod_j q(z_\c,j);
+#: ``full`` prod over all dimensions (FactorVAE's factorisation).
+FACTORISATIONS = ("inter", "inter+intra_one", "full")
+
+
+def factorisation_blocks(split: Sequence[int], level: str) -> list[list[int]]:
+    """The latent blocks whose product is the target factorisation ``level`` of a split code.
+
+    ``split``: block sizes in latent order (group 0 first: the content block c, then \\c, ...).
+    ``inter``: one block per group (``[[0..d_c-1], [d_c..d-1]]``); ``inter+intra_one``: the first
+    group's block whole, every latent of the other groups on its own; ``full``: every latent on
+    its own. For more than two groups the same rules apply to every group after the first.
+    """
+    sizes = [int(s) for s in split]
+    if not sizes or any(s < 1 for s in sizes):
+        raise ValueError(f"split must be positive block sizes, got {tuple(split)}")
+    starts = [sum(sizes[:i]) for i in range(len(sizes))]
+    groups = [list(range(a, a + s)) for a, s in zip(starts, sizes)]
+    if level == "inter":
+        return groups
+    if level == "inter+intra_one":
+        return [groups[0]] + [[j] for g in groups[1:] for j in g]
+    if level == "full":
+        return [[j] for g in groups for j in g]
+    raise ValueError(f"unknown factorisation {level!r}; choose one of {', '.join(FACTORISATIONS)}")
+
+
+def _block_index(blocks: Sequence[Sequence[int]], d: int) -> torch.Tensor:
+    """(d,) long: the block of each latent; ``blocks`` must partition ``range(d)``."""
+    owner = [-1] * d
+    for b, cols in enumerate(blocks):
+        for j in cols:
+            if not 0 <= int(j) < d or owner[int(j)] != -1:
+                raise ValueError(f"blocks {[list(c) for c in blocks]} must partition the {d} latents "
+                                 f"(latent {j} out of range or in two blocks)")
+            owner[int(j)] = b
+    if -1 in owner:
+        raise ValueError(f"blocks {[list(c) for c in blocks]} leave latent {owner.index(-1)} in no block")
+    return torch.tensor(owner, dtype=torch.long)
+
+
+def permute_blocks(z: torch.Tensor, blocks: Sequence[Sequence[int]],
+                   generator: torch.Generator | None = None) -> torch.Tensor:
+    """Shuffle the batch independently per block of latents (block-wise permute-dims).
+
+    All columns of one block get the same permutation of the rows, so each block's rows are kept
+    intact (the batch's joint distribution within every block is unchanged) while the dependence
+    between blocks is broken: the result is a sample of prod_b q(z_b). With every latent its own
+    block this is :func:`permute_dims`. Gradients flow through the gather.
+    """
+    if z.dim() != 2:
+        raise ValueError(f"permute_blocks expects codes of shape (B, d), got {tuple(z.shape)}")
+    b, d = z.shape
+    owner = _block_index(blocks, d)
+    keys = torch.rand(b, len(blocks), generator=generator, device="cpu" if generator is not None else z.device)
+    perm = keys.argsort(dim=0).to(z.device)  # (B, number of blocks): one row permutation per block
+    return torch.gather(z, 0, perm[:, owner.to(z.device)])
 
 
 class Discriminator(nn.Module):
