@@ -63,8 +63,10 @@ class FactorVAE(GaussianVAE):
         logits_real = self.discriminator(t["z"])
         tc = discriminator_tc(logits_real)
         vae_loss = recon + kl + self.hparams.gamma * tc
-        # The discriminator sees the codes as data: no gradient into the encoder from its loss.
+        # The discriminator sees the codes as data: its loss updates only its own parameters (the
+        # update rule takes each loss's gradient w.r.t. its optimiser's parameters), so the logits
+        # of the VAE's TC serve it too; the permuted codes are detached.
         z = t["z"].detach()
-        d_loss = discriminator_loss(self.discriminator(z), self.discriminator(permute_dims(z)))
+        d_loss = discriminator_loss(logits_real, self.discriminator(permute_dims(z)))
         logs = {"loss": vae_loss, "recon": recon, "kl": kl, "tc": tc, "discriminator_loss": d_loss, "elbo": -(recon + kl)}
         return StepOutput({"vae": vae_loss, "discriminator": d_loss}, logs)

@@ -139,8 +139,9 @@ class GroupTCVAE(GroupVAE):
         if self.discriminator is not None:
             logits = self.discriminator(z)
             tc = discriminator_tc(logits[:n]) + discriminator_tc(logits[n:])
-            z_data = z.detach()  # the discriminator's loss sees the codes as data
-            d_loss = discriminator_loss(self.discriminator(z_data), self.discriminator(permute_blocks(z_data, self.blocks)))
+            # its loss updates only the discriminator (the update rule takes each loss's gradient
+            # w.r.t. its own optimiser's parameters): the same logits serve; permuted codes detached
+            d_loss = discriminator_loss(logits, self.discriminator(permute_blocks(z.detach(), self.blocks)))
             losses["discriminator"] = d_loss
             logs["discriminator_loss"] = d_loss
         else:
