@@ -1,6 +1,7 @@
 """Methods, one file each; importing this package registers them all."""
 
-from . import annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, group_tcvae, vae, wela_vae  # noqa: F401  (registration)
+from . import (ada_gvae, ada_ml_vae, annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, group_tcvae,  # noqa: F401
+               gvae, ml_vae, vae, wela_vae)  # (registration)
 from ..data.samplers import StreamSpec
 from .base import (
     ConfigError,
