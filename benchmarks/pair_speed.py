@@ -9,6 +9,8 @@ one of kind ``pairs``. Each runs through the real trainer (``untwine.train.train
 ``--rounds`` times, in one process; the figure per method is the median over its rounds of the
 steady-state images/s (the first two logging intervals dropped), and the ratio is beta-VAE's
 images/s over the method's (the cost of a step relative to beta-VAE's; <= 1.2 meets the target).
+``--context`` methods (default FactorVAE, whose discriminator group-tcVAE shares) are timed at the
+full image batch for comparison.
 
     python benchmarks/pair_speed.py [--images 64] [--steps 60] [--rounds 2] [--threads 0] [--methods NAME ...]
 """
@@ -69,6 +71,9 @@ def main() -> None:
     p.add_argument("--rounds", type=int, default=2, help="runs per method, in turns")
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--methods", nargs="*", default=None, help="pair methods to time (default: every one registered)")
+    p.add_argument("--context", nargs="*", default=["factor_vae"],
+                   help="single-image methods also timed at the full image batch (factor_vae: the same discriminator "
+                        "as group-tcVAE's, without pairs)")
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "pair_speed.jsonl"))
     args = p.parse_args()
     if args.images % 2:
@@ -81,7 +86,7 @@ def main() -> None:
         raise SystemExit(f"not pair methods here: {', '.join(unknown)}; pair methods: {', '.join(found) or '(none)'}")
     print(f"pair methods: {', '.join(methods) or '(none registered)'}; {args.images} images per step, "
           f"{args.steps} steps, {args.rounds} round(s)")
-    batches = {"beta_vae": args.images, **{m: args.images // 2 for m in methods}}
+    batches = {"beta_vae": args.images, **{m: args.images for m in args.context}, **{m: args.images // 2 for m in methods}}
     rates: dict[str, list[float]] = {m: [] for m in batches}
     for _ in range(args.rounds):
         for m, b in batches.items():
@@ -93,8 +98,9 @@ def main() -> None:
     for m, b in batches.items():
         ips = statistics.median(rates[m])
         ratio = base / ips
-        unit = "images" if m == "beta_vae" else "pairs"
-        verdict = "" if m == "beta_vae" else ("  ok (<= 1.2)" if ratio <= 1.2 else "  over 1.2")
+        single = m == "beta_vae" or m in args.context
+        unit = "images" if single else "pairs"
+        verdict = "" if single else ("  ok (<= 1.2)" if ratio <= 1.2 else "  over 1.2")
         print(f"{m:<16} {f'{b} {unit}':>10} {ips:10.1f} {ratio:21.2f}x{verdict}")
         rows.append({"method": m, "batch": b, "images_per_step": args.images, "images_per_second": ips,
                      "rounds": rates[m], "cost_ratio_to_beta_vae": ratio, "steps": args.steps,
