@@ -203,12 +203,18 @@ class Ungrouped(TinyGrid):
     factor_groups = ()
 
 
+class Factorless(Ungrouped):
+    factor_sizes = (3, 1)
+
+
 def test_bad_input_is_one_clear_config_error(tiny):
     with pytest.raises(ConfigError, match="groups=seed003"):
         build_method("gvae", Ungrouped())
     with pytest.raises(ConfigError, match="pairs=groups needs the dataset's factor groups"):
         build_method("ada_gvae", Ungrouped(), pairs="groups")
     build_method("ada_gvae", Ungrouped())  # pairs=k needs no groups
+    with pytest.raises(ConfigError, match="at least two varying ground-truth factors"):
+        build_method("ada_gvae", Factorless())
     with pytest.raises(ConfigError, match="k=0"):
         build_method("ada_ml_vae", tiny, k=0)
     with pytest.raises(ConfigError, match="latent_split"):

@@ -45,6 +45,11 @@ class AdaptiveVAE(SharedPosteriorVAE):
         if hparams.pairs == "groups" and len(data.factor_groups) < 2:
             raise ConfigError(f"{self.name} with pairs=groups needs the dataset's factor groups: give the dataset option "
                               "groups=... (e.g. --dataset-option groups=seed003), or use pairs=k")
+        varying = sum(s > 1 for s in data.factor_sizes)
+        if hparams.pairs == "k" and data.size and varying < 2:
+            raise ConfigError(f"{self.name} trains on pairs where k factors change: it needs a dataset with at least two "
+                              f"varying ground-truth factors, and {data.name!r} has {varying}; choose a dataset with "
+                              "factors (untwine list), e.g. dsprites or shapes3d")
         if hparams.k == 0:
             raise ConfigError("k=0 changes no factor (the two images would be the same); give k >= 1, or -1 for random k")
 

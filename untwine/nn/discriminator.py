@@ -59,7 +59,7 @@ def factorisation_blocks(split: Sequence[int], level: str) -> list[list[int]]:
     raise ValueError(f"unknown factorisation {level!r}; choose one of {', '.join(FACTORISATIONS)}")
 
 
-def _block_index(blocks: Sequence[Sequence[int]], d: int) -> torch.Tensor:
+def block_of_latents(blocks: Sequence[Sequence[int]], d: int) -> torch.Tensor:
     """(d,) long: the block of each latent; ``blocks`` must partition ``range(d)``."""
     owner = [-1] * d
     for b, cols in enumerate(blocks):
@@ -85,7 +85,7 @@ def permute_blocks(z: torch.Tensor, blocks: Sequence[Sequence[int]],
     if z.dim() != 2:
         raise ValueError(f"permute_blocks expects codes of shape (B, d), got {tuple(z.shape)}")
     b, d = z.shape
-    owner = _block_index(blocks, d)
+    owner = block_of_latents(blocks, d)
     keys = torch.rand(b, len(blocks), generator=generator, device="cpu" if generator is not None else z.device)
     perm = keys.argsort(dim=0).to(z.device)  # (B, number of blocks): one row permutation per block
     return torch.gather(z, 0, perm[:, owner.to(z.device)])

@@ -36,7 +36,7 @@ from typing import Sequence
 
 import torch
 
-from .discriminator import _block_index
+from .discriminator import block_of_latents
 from .gaussian import gaussian_log_density
 
 TC_ESTIMATORS = ("mws", "mss", "mws_no_constant", "mss_reference")
@@ -103,7 +103,7 @@ def total_correlation(
     log_q = pairwise_log_density(z, mu, logvar)  # (B, B, d)
     log_q_blocks = log_q  # L summed within each block of the reference factorisation: (B, B, blocks)
     if blocks is not None:
-        owner = _block_index(blocks, z.shape[1]).to(z.device)
+        owner = block_of_latents(blocks, z.shape[1]).to(z.device)
         log_q_blocks = log_q.new_zeros(b, b, len(blocks)).index_add_(2, owner, log_q)
     if estimator in ("mss", "mss_reference"):
         layout = "diagonal" if estimator == "mss" else "reference"
