@@ -54,7 +54,7 @@ def test_the_suite_takes_the_groups_from_the_model_and_the_dataset_and_records_t
     used: dict = {}
     r = evaluate(GroupModel(ds, (1, 2, 3, 4), (0, 0, 1, 1)), ds, "mig,group_mig", options={"group_mig": N},
                  options_used=used)
-    assert set(r) == {"mig", "group_mig"}
+    assert set(r) == {"mig", "group_mig", "group_mig.group_0", "group_mig.group_1"}
     # the constant factor f0 is dropped by the suite, and from the factor groups with it
     assert used["group_mig"] == {"num_train": 4000, "num_bins": 20, "latent_groups": [0, 0, 1, 1],
                                  "factor_groups": [0, 0, 1, 1]}
@@ -122,3 +122,13 @@ def test_cli_evaluate_group_mig_on_a_run_without_latent_groups_is_one_clear_erro
     assert code == 2 and "Traceback" not in err
     assert "needs option(s) latent_groups" in err and "BetaVAE gives none" in err
     assert not (run / "metrics.json").exists()
+
+
+def test_the_per_group_scores_tell_which_group_its_block_misses():
+    """Group 0's factors in its block, group 1's outside theirs (seed 003, Fig. 3b: content vs not)."""
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 8, (4000, 4))
+    z = np.concatenate([y + 0.01 * rng.standard_normal(y.shape), rng.standard_normal((4000, 1))], axis=1)
+    r = group_mig(z, y, [0, 0, 0, 0, 1], [0, 0, 1, 1])
+    assert r["group_0"] == pytest.approx(1.0, abs=0.05) and r["group_1"] == pytest.approx(-1.0, abs=0.05)
+    assert r["group_mig"] == pytest.approx(0.5 * (r["group_0"] + r["group_1"]))
