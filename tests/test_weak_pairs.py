@@ -73,7 +73,7 @@ def test_pairs_errors():
         make_sampler("pairs", ds, 4, shared_factors=["size"])
     with pytest.raises(ValueError, match="k must be"):
         make_sampler("pairs", ds, 4, k=7)
-    with pytest.raises(ValueError, match="seed-003"):
+    with pytest.raises(ValueError, match="preset 'seed003' has no groups for dataset"):
         make_sampler("pairs", ds, 4, shared_factors="seed003")
     with pytest.raises(ValueError, match="group_size"):
         make_sampler("groups", ds, 4, group_size=1, k=1)

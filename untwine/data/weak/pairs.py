@@ -27,7 +27,7 @@ import torch
 
 from ..base import GroundTruthDataset
 from ..samplers import BatchSampler, register_sampler
-from ..groups import GROUP_PRESETS
+from ..groups import GROUP_PRESETS, resolve_factor_groups
 from .common import factor_positions, images_for_classes, uniform_classes
 
 #: decisions.md, seed 003: the content group c and its complement, per dataset (untwine.data.groups).
@@ -75,10 +75,8 @@ class GroupSampler(BatchSampler):
                 raise ValueError(f"shared_factors='dataset' needs the dataset's factor groups; give the dataset "
                                  f"option groups=... (e.g. groups=seed003)")
             shared = [list(g) for g in dataset.factor_groups]
-        if isinstance(shared, str) and shared == "seed003":
-            if dataset.name not in SEED003_GROUPS:
-                raise ValueError(f"no seed-003 groups for dataset {dataset.name!r}; known: {', '.join(SEED003_GROUPS)}")
-            shared = SEED003_GROUPS[dataset.name]
+        if isinstance(shared, str) and shared in GROUP_PRESETS:  # a preset of untwine.data.groups, checked there
+            shared = [list(g) for g in resolve_factor_groups(dataset, shared)]
         if isinstance(shared, (str, int)) or (
             isinstance(shared, Sequence) and all(isinstance(f, (str, int)) for f in shared)
         ):
