@@ -14,7 +14,9 @@ trains nothing: it collects the rows of the finished jobs into ``--out`` (defaul
 point: mean, sd and best), ``figure4.png`` (densities of group-MIG and MIG over all runs, as the
 paper's Fig. 4), ``figure3a.png`` (MI between latents and factors of the GVAE on 3D Shapes with
 the highest MIG) and ``figure3b.png`` (group-MIG of the content group against the other group, every dSprites run)
-and ``figure3c.png`` (MIG against the number of observations sharing the group).
+``figure3c.png`` (MIG against the number of observations sharing the group) and
+``traversal_<dataset>.png`` (latent traversals of the group-tcVAE run with the highest group-MIG,
+one row per latent, as the paper's Fig. 5).
 """
 
 from __future__ import annotations
@@ -303,7 +305,20 @@ def report(cfg: dict, jobs: list[dict], runs: Path, out: Path) -> None:
         atomic_write_json(out / "figure3a_mi.json", {"run": best["tag"], **mi, "mi_nats": mi["mi_nats"].round(4).tolist()})
         figure3a(mi, f"GVAE on 3D Shapes ({best['tag']}): MIG {best['mig']:.2f}, group-MIG {best['group_mig']:.2f}",
                  out / "figure3a.png")
+    for ds in dict.fromkeys(r["dataset"] for r in fig4):  # Fig. 5: traversals of the best group-tcVAE
+        gtc = [r for r in fig4 if r["dataset"] == ds and r["method"] == "group_tcvae" and "group_mig" in r]
+        if gtc:
+            traversal(runs / max(gtc, key=lambda r: r["group_mig"])["tag"], out / f"traversal_{ds}.png")
     print(text)
+
+
+def traversal(run_dir: Path, path: Path) -> None:
+    """One row per latent (z1..z5: c, z6..z10: \\c), 10 steps over [-2, 2], from image 0 (paper Fig. 5b/d)."""
+    from untwine.train import load_run
+    from untwine.viz import save_png, traversal_grid
+
+    res = load_run(run_dir)
+    save_png(traversal_grid(res.method.eval(), res.dataset, 0, 10), path, scale=1)
 
 
 def main(argv=None) -> None:
