@@ -130,6 +130,15 @@ def summarise(rows: list[dict], metrics: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def save(fig, path: Path) -> None:
+    """Lay out, write (dpi 110) and close a matplotlib figure."""
+    import matplotlib.pyplot as plt
+
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def figure4(rows: list[dict], metrics: list[str], path: Path) -> None:
     """Densities (Gaussian KDE) of each metric over all runs of each model, runs as ticks (paper Fig. 4)."""
     import matplotlib
@@ -158,9 +167,7 @@ def figure4(rows: list[dict], metrics: list[str], path: Path) -> None:
             ax.set_ylabel("density")
             if ax.get_legend_handles_labels()[0]:
                 ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def figure3a(mi: dict, title: str, path: Path) -> None:
@@ -185,9 +192,7 @@ def figure3a(mi: dict, title: str, path: Path) -> None:
             ax.axhline(i - 0.5, color="w", lw=2)
     ax.set_title(title, fontsize=9)
     fig.colorbar(im, ax=ax, label="MI (nats)")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def figure3c(rows: list[dict], path: Path) -> None:
@@ -212,9 +217,7 @@ def figure3c(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("MIG")
     ax.set_title("dSprites: MIG vs group size (64 images/step)", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def point_table(rows: list[dict], metrics: list[str], keys: tuple[str, ...] = ("beta", "gamma", "group_size")) -> str:
@@ -267,9 +270,7 @@ def figure3b(rows: list[dict], path: Path) -> None:
     ax.set_ylabel("group-MIG of \\c = {orientation, posX, posY}")
     ax.set_title("dSprites: content vs non-content, every run", fontsize=9)
     ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save(fig, path)
 
 
 def report(cfg: dict, jobs: list[dict], runs: Path, out: Path) -> None:
