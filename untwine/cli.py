@@ -197,6 +197,10 @@ def _metric_options(items: Sequence[str] | None) -> dict[str, dict[str, Any]]:
     return out
 
 
+def _progress_line(message: str) -> None:
+    print(f"  {message}", file=sys.stderr, flush=True)
+
+
 def _print_table(scores: dict[str, Any]) -> None:
     rows = [(k, v) for k, v in scores.items()
             if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("evaluated_at_step", "evaluation_seed")]
@@ -233,7 +237,7 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
         raise ConfigError(f"--metric-option for {', '.join(unused)}, which --metrics {o.metrics!r} does not "
                           "compute; add it to --metrics or drop the option")
     scores = evaluate_run(args.run_dir, names, o.seed, o.device,
-                          fast_encoder=False if o.eager_encoder else None, options=options)
+                          fast_encoder=False if o.eager_encoder else None, options=options, progress=_progress_line)
     print(f"metrics of {args.run_dir} (written to metrics.json):")
     _print_table(scores)
     return 0

@@ -44,6 +44,7 @@ from ..data.weak.labels import compute_labels, resolve_label_fn
 from ..nn import kl_standard_normal
 from ..nn.architectures import MLPEncoder, mlp
 from ..nn.moments import dip_covariance, dip_penalty
+from ..nn.precision import fp32_output
 from ..nn.total_correlation import TC_ESTIMATORS
 from .base import Batch, ConfigError, DataFacts, GaussianVAE, StepOutput, VAEHyperparameters, hp, register_method
 from .beta_tcvae import TCMixin
@@ -91,11 +92,11 @@ class WeLaDecoder(nn.Module):
         self.labels = nn.Linear(hidden[-1], label_dim)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.image(self.trunk(z)).view(-1, *self.image_shape)
+        return fp32_output(self.image(self.trunk(z)).view(-1, *self.image_shape))
 
     def forward_all(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         h = self.trunk(z)
-        return self.image(h).view(-1, *self.image_shape), self.labels(h)
+        return fp32_output((self.image(h).view(-1, *self.image_shape), self.labels(h)))
 
 
 @register_method

@@ -14,6 +14,7 @@ from .evaluate import evaluate, format_table, metric_environment
 
 # the suite's order: the order of registration
 from .mig import mig, mig_matrix
+from .factor_latents import assign_factors, factors_captured, latent_labels, normalized_mi
 from .sap import sap, sap_matrix
 from .dci import completeness, dci, dci_importance, disentanglement
 from .irs import irs
@@ -29,6 +30,7 @@ __all__ = [
     "CodeTable",
     "MetricOptionError",
     "MetricSpec",
+    "assign_factors",
     "available_metrics",
     "beta_vae_score",
     "completeness",
@@ -40,18 +42,21 @@ __all__ = [
     "disentanglement",
     "evaluate",
     "factor_vae_score",
+    "factors_captured",
     "format_table",
     "gaussian_total_correlation",
     "get_metric",
     "group_mig",
     "histogram_discretize",
     "irs",
+    "latent_labels",
     "metric_environment",
     "mig",
     "mig_matrix",
     "modularity",
     "modularity_score",
     "mutual_info_matrix",
+    "normalized_mi",
     "polar_cartesian_mse",
     "register_metric",
     "resolve_options",

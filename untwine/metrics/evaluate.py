@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 import numpy as np
 import torch
@@ -66,6 +66,7 @@ def evaluate(
     device: torch.device | str | None = None,
     fast_encoder: bool | None = None,
     options_used: dict[str, dict[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, float]:
     """Compute ``metrics`` for a model on ``dataset``; returns one flat dict of named scores.
 
@@ -92,6 +93,8 @@ def evaluate(
             module, False never. Models with ``encode_side_inputs`` are always encoded eagerly.
         options_used: if given, filled with :func:`resolve_options`' answer: metric name ->
             every option it ran with, defaults included (what a run records).
+        progress: if given, called with a one-line message as each metric starts and ends (its
+            seconds, and the images it had to encode), e.g. to print the progress of a long suite.
 
     Factors with a single class (dSprites' colour) are dropped before the array metrics and never
     chosen by the sampling metrics, as in the reference (so ``group_mig``'s ``factor_groups``
@@ -132,10 +135,12 @@ def evaluate(
             return None
         return (classes if kind == "factor_classes" else dataset.classes_to_values(classes))[:, varying]
 
-    for name, opts in resolved.items():
+    for i, (name, opts) in enumerate(resolved.items(), 1):
         spec = get_metric(name)
         opts, extra = dict(opts), extras[name]
-        t0, e0 = time.perf_counter(), table.encode_seconds
+        t0, e0, n0 = time.perf_counter(), table.encode_seconds, table.num_encoded
+        if progress is not None:
+            progress(f"[{i}/{len(resolved)}] {name} ...")
         if spec.sampling:
             scores = spec.fn(dataset, table, np.random.default_rng(seed), **opts, **extra)
         else:
@@ -149,6 +154,10 @@ def evaluate(
                 args += [z_te] + ([factors(y_te, kind)] if kind else [])
             scores = spec.fn(*args, **opts, **extra)
         results.update(_flatten(name, scores))
+        if progress is not None:
+            encoded = table.num_encoded - n0
+            progress(f"[{i}/{len(resolved)}] {name}: {time.perf_counter() - t0:.1f} s"
+                     + (f" (encoded {encoded:,} images in {table.encode_seconds - e0:.1f} s)" if encoded else ""))
         if timings is not None:
             timings[name] = time.perf_counter() - t0
             timings[f"{name}.encode"] = table.encode_seconds - e0

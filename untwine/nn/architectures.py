@@ -20,6 +20,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .precision import fp32_output
+
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": lambda: nn.LeakyReLU(0.2), "elu": nn.ELU}
 
 
@@ -74,7 +76,7 @@ class ConvDecoder(nn.Module):
         )
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        return fp32_output(self.net(z))
 
 
 def mlp(sizes: Sequence[int], activation: str, final_activation: bool) -> nn.Sequential:
@@ -124,7 +126,7 @@ class MLPDecoder(nn.Module):
         self.net = mlp([latent_dim, *hidden, math.prod(image_shape)], activation, final_activation=False)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z).view(-1, *self.image_shape)
+        return fp32_output(self.net(z).view(-1, *self.image_shape))
 
 
 def build_encoder(

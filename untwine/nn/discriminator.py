@@ -15,6 +15,8 @@ from typing import Sequence
 import torch
 from torch import nn
 
+from .precision import fp32_output
+
 
 def permute_dims(z: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
     """Shuffle every latent column independently across the batch (Kim & Mnih, Algorithm 1).
@@ -105,7 +107,7 @@ class Discriminator(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        return self.net(z)
+        return fp32_output(self.net(z))
 
 
 def discriminator_tc(logits: torch.Tensor) -> torch.Tensor:

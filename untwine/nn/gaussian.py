@@ -7,6 +7,8 @@ import math
 import torch
 from torch import nn
 
+from .precision import fp32_output
+
 LOG_2PI = math.log(2 * math.pi)
 
 
@@ -19,7 +21,7 @@ class GaussianHead(nn.Module):
         self.logvar = nn.Linear(features, latent_dim)
 
     def forward(self, h: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        return self.mean(h), self.logvar(h)
+        return fp32_output((self.mean(h), self.logvar(h)))  # fp32 where the losses begin (nn.precision)
 
 
 def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:

@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import torch
 
+from .precision import full_precision
 
+
+@full_precision
 def batch_covariance(x: torch.Tensor) -> torch.Tensor:
     """Biased covariance (d, d) of the rows of ``x`` (B, d): ``mean(x x^T) - mean(x) mean(x)^T``."""
     c = x - x.mean(0, keepdim=True)
     return c.T @ c / x.shape[0]
 
 
+@full_precision
 def dip_covariance(mu: torch.Tensor, logvar: torch.Tensor, kind: str) -> torch.Tensor:
     """The matrix DIP-VAE pulls towards the identity.
 
@@ -35,6 +39,7 @@ def dip_penalty(cov: torch.Tensor, lambda_od: float, lambda_d: float) -> torch.T
     return lambda_od * off.pow(2).sum() + lambda_d * (diag - 1.0).pow(2).sum()
 
 
+@full_precision
 def third_central_moments(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """Third central moments (d, d, d) of q(z) = mean_b N(mu_b, diag exp(logvar_b)), analytically.
 

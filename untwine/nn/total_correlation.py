@@ -37,11 +37,13 @@ from typing import Sequence
 import torch
 
 from .discriminator import block_of_latents
+from .precision import full_precision
 from .gaussian import gaussian_log_density
 
 TC_ESTIMATORS = ("mws", "mss", "mws_no_constant", "mss_reference")
 
 
+@full_precision
 def pairwise_log_density(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
     """``L[i, j, k] = log N(z_ik; mu_jk, exp(logvar_jk))`` for a batch, shape (B, B, d)."""
     return gaussian_log_density(z.unsqueeze(1), mu.unsqueeze(0), logvar.unsqueeze(0))
@@ -77,6 +79,7 @@ def stratified_log_weights(
     return w.log().to(device=device, dtype=dtype)
 
 
+@full_precision
 def total_correlation(
     z: torch.Tensor,
     mu: torch.Tensor,

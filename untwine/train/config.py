@@ -10,6 +10,7 @@ from typing import Any, ClassVar
 import yaml
 
 from ..methods import ConfigError, Hyperparameters, get_method_class
+from ..nn.precision import PRECISIONS
 from ..records import Record, hp
 
 MAX_STEPS = 10**9  # far beyond any run; stops a typo (an extra few zeros) from meaning "forever"
@@ -29,6 +30,11 @@ class TrainConfig(Record):
     and math (results differ only by float rounding); on CPU (oneDNN) the conv architecture trained
     3% faster at batch 64 and 12-20% faster at batch 256 (benchmarks/README.md); no effect on dense
     (mlp) networks.
+
+    ``precision`` (:mod:`untwine.nn.precision`): ``auto`` (default) is resolved when training
+    starts, on the run's device, and stored resolved in config.yaml (``fp32`` or ``bf16``);
+    ``bf16`` where the processor only emulates it trains, slowly, with a warning. Evaluation
+    always encodes in fp32.
     """
 
     field_label: ClassVar[str] = "config key"
@@ -46,6 +52,9 @@ class TrainConfig(Record):
     log_every: int = hp(50, "steps between logged scalars", low=1, high=MAX_STEPS)
     threads: int | None = hp(None, "torch intra-op threads (none: torch's default)", low=1, high=4096, aliases={0: None})
     channels_last: bool = hp(True, "conv weights and image batches channels-last (NHWC; faster on CPU, same math)")
+    precision: str = hp("auto", "forward-pass precision: fp32; bf16 (autocast, fp32 weights, losses and reductions); "
+                        "auto (bf16 only where the processor has native bf16, else fp32); stored resolved",
+                        choices=PRECISIONS)
 
     def validate(self) -> None:
         """Check the run settings and the method's hyperparameters; raise ConfigError naming the fix."""
@@ -85,6 +94,7 @@ class TrainConfig(Record):
             raise ConfigError(f"config file {path} is not valid YAML ({detail}); fix or recreate it") from None
         if not isinstance(values, dict):
             raise ConfigError(f"config file {path} must hold a mapping of settings, got {type(values).__name__}")
+        values.setdefault("precision", "fp32")  # written before the precision option: trained in fp32
         try:
             return cls.from_dict(values)
         except ConfigError as e:

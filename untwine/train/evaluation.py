@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .run_dir import RunDir, load_run
 
@@ -15,13 +15,15 @@ def evaluate_run(
     device: str = "cpu",
     fast_encoder: bool | None = None,
     options: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
     """Evaluate the checkpoint of ``run_dir`` and merge the scores into its metrics.json (under a lock).
 
     Besides the scores, metrics.json records ``evaluated_at_step`` (the step of the checkpoint
     evaluated), ``evaluation_seed``, the library ``environment``, and per metric in
     ``evaluations`` the step, seed and every option it was computed with (defaults included) (scores merged from
-    evaluations of different checkpoints stay told apart). Returns the merged contents.
+    evaluations of different checkpoints stay told apart). ``progress`` gets a line as each
+    metric starts and ends (:func:`untwine.metrics.evaluate`). Returns the merged contents.
     """
     from .. import metrics as M
 
@@ -31,7 +33,7 @@ def evaluate_run(
     run = load_run(run_dir, device=device)
     used: dict[str, dict[str, Any]] = {}  # every option each metric ran with, defaults included
     scores = M.evaluate(run.method, run.dataset, metrics=metrics, seed=seed, fast_encoder=fast_encoder,
-                        options=options or None, options_used=used)
+                        options=options or None, options_used=used, progress=progress)
     env = getattr(M, "metric_environment", None)
     names = used or dict.fromkeys(key.split(".")[0] for key in scores)
     evaluations = {n: {"step": run.step, "seed": seed, "options": used.get(n, options.get(n, {}))} for n in names}

@@ -24,6 +24,7 @@ from ..data.samplers import Streams, count_images
 from ..methods import ConfigError, Method
 from ..methods.base import EventContext
 from ..methods.optim import OptimizerSet
+from ..nn.precision import autocast
 from .config import TrainConfig
 
 log = logging.getLogger("untwine.train")
@@ -121,7 +122,10 @@ class TrainingLoop:
             batch = {s: {k: v.contiguous(memory_format=torch.channels_last) if v.ndim == 4 else v for k, v in b.items()}
                      for s, b in batch.items()}
         for phase in self.method.phases():
-            out = phase(batch, self.step)
+            with autocast(self.config.precision, self.device):  # forward pass only; nn.precision
+                out = phase(batch, self.step)
+            if self.config.precision != "fp32":  # a method's loss left in bf16 starts its backward in fp32
+                out.losses = {k: v.float() for k, v in out.losses.items()}
             check(out.losses, self.step)
             self._changed = True
             simultaneous_update(out.losses, self.optimizers)

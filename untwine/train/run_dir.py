@@ -110,8 +110,10 @@ def _plain(value: Any, where: str) -> Any:
 
 def _canonical(values: dict[str, Any]) -> dict[str, Any]:
     """A config dict with defaults filled in (when it still validates), tuples as lists."""
+    values = dict(values)
+    values.setdefault("precision", "fp32")  # runs from before the precision option trained in fp32
     try:
-        values = TrainConfig.from_dict(dict(values)).to_dict()
+        values = TrainConfig.from_dict(values).to_dict()
     except (ConfigError, TypeError, ValueError):
         pass
     return json.loads(json.dumps(values, default=str))

@@ -8,6 +8,7 @@ the step and its update rule are in :mod:`untwine.train.loop`.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -20,6 +21,7 @@ import torch
 from ..data import GroundTruthDataset, get_dataset
 from ..methods import ConfigError, Method
 from ..methods.base import DataFacts
+from ..nn.precision import resolve_precision
 from .config import TrainConfig
 from .device import resolve_device
 from .loop import TrainingDiverged, TrainingLoop, deferred_interrupt
@@ -94,6 +96,7 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
+    config = resolved_precision(config, device)
     method, dataset = build_run(config, dataset)
     method.to(device)
     dataset = dataset.to(device) if device.type == "cuda" else dataset
@@ -154,6 +157,12 @@ def train(
     elapsed = time.perf_counter() - t_start
     ips = images_seen / elapsed if elapsed > 0 and images_seen else float("nan")
     return RunResult(run_dir, method, dataset, config, history, ips, step=loop.step)
+
+
+def resolved_precision(config: TrainConfig, device: torch.device) -> TrainConfig:
+    """``config`` with ``precision`` resolved on ``device`` (``auto`` -> ``fp32`` or ``bf16``)."""
+    precision = resolve_precision(config.precision, device)
+    return config if precision == config.precision else dataclasses.replace(config, precision=precision)
 
 
 def _restart_history(rd: RunDir, start: int, log_every: int) -> list[dict[str, float]]:

@@ -20,6 +20,8 @@ import torch
 from ..data import GroundTruthDataset
 from ..methods import Method
 from ..train.run_dir import RunDir, load_run
+from ..metrics import assign_factors, latent_labels, normalized_mi
+from .factors import encode_sample, mi_heatmap_png, response_curves_png
 from .images import grid, png_bytes
 from .traversal import latent_kl, latent_traversal, reconstructions, traversal_values
 
@@ -38,6 +40,7 @@ th, td { padding: 0.25em 0.8em; text-align: left; }
 thead tr { border-top: 2px solid #111; border-bottom: 1px solid #111; }
 tbody tr:last-child { border-bottom: 2px solid #111; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.note { font-size: 0.85em; color: #333; max-width: 22em; }
 table.trav td { padding: 1px 4px; } table.trav td.lab { font-size: 0.85em; color: #333; white-space: nowrap; }
 .cols { display: flex; gap: 2em; justify-content: center; flex-wrap: wrap; }
 """
@@ -135,6 +138,7 @@ def write_report(
     kl = latent_kl(method, dataset.images(kl_idx), dataset.index_to_classes(kl_idx))
     values = traversal_values(method, dataset, traversal_steps, seed=seed)
     order = np.argsort(-kl) if kl is not None else np.arange(method.latent_dim)
+    held = latents_and_factors(method, dataset, seed=seed)
     traversal_tables = []
     for t, start in enumerate(idx[:n_traversals]):
         images = latent_traversal(method, dataset.images([start])[0], values, dataset.index_to_classes([start]))
@@ -142,13 +146,18 @@ def write_report(
         rows = []
         for j in order:
             label = f"z<sub>{j}</sub>" + (f" &middot; KL {kl[j]:.2f}" if kl is not None else "")
+            if held["labels"][j] is not None:
+                label += f" &middot; <b>{html.escape(held['labels'][j])}</b> ({held['nmi'][j].max():.2f})"
             rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 34 * traversal_steps)}</td></tr>")
         traversal_tables.append(f"<div><table class='trav'>{''.join(rows)}</table><div class='sub'>start: image {int(start)}</div></div>")
     lo, hi = float(values.min()), float(values.max())
 
+    heatmap = mi_heatmap_png(held["nmi"], held["factor_names"], [int(j) for j in order])
+    shown = [int(j) for j in order if held["nmi"][j].max() >= LABEL_MIN_NMI][:8] or [int(j) for j in order[:3]]
+    responses = response_curves_png(held["codes"], held["classes"], dataset, held["factors"], shown)
     curves = _loss_curves_png(history)
     cfg_rows = _flatten({k: v for k, v in config.items()})
-    metric_rows = [(k, v) for k, v in _flatten(metrics or {}) if not k.startswith(_META)]
+    metric_rows = [(k, v, *metric_guide(k)) for k, v in _flatten(metrics or {}) if not k.startswith(_META)]
     env_rows = [(k, v) for k, v in _flatten(metrics or {}) if k.startswith("environment")]
     if not env_rows:
         import sklearn
@@ -173,12 +182,23 @@ def write_report(
         "<h2>Latent traversals</h2>",
         f"<figure><div class='cols'>{''.join(traversal_tables)}</div><figcaption><b>Figure 2.</b> Each row varies one latent "
         f"from {lo:.2f} to {hi:.2f} while the others keep the code of the start image; rows sorted by the mean "
-        "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused).</figcaption></figure>",
+        "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused). A bold name is "
+        "the factor the latent holds most information about (normalised MI in brackets, Figure 3); unlabelled rows hold "
+        f"none (below {LABEL_MIN_NMI}).</figcaption></figure>",
+        "<h2>Which latent holds which factor</h2>",
+        f"<p>{_captured_sentence(held)}</p>",
+        f"<figure>{_img(heatmap, 'normalised mutual information', cls='')}<figcaption><b>Figure 3.</b> Mutual information "
+        "between each latent (rows, in the order of Figure 2) and each factor (columns), divided by the factor's entropy: "
+        f"1 means the latent determines the factor. {held['n']:,} random images, mean codes, 20-bin histograms (MIG's "
+        "estimator). A disentangled model has one dark cell per column, in different rows.</figcaption></figure>",
+        f"<figure>{_img(responses, 'response curves', cls='')}<figcaption><b>Figure 4.</b> Response curves: for each "
+        "factor, the mean code of each informative latent over the images with that factor value (the other factors "
+        "vary at random). A latent that holds a factor moves with it and stays flat for the others.</figcaption></figure>",
         "<h2>Training curves</h2>",
-        (f"<figure>{_img(curves, 'training curves', cls='')}<figcaption><b>Figure 3.</b> Loss terms, mean over each "
+        (f"<figure>{_img(curves, 'training curves', cls='')}<figcaption><b>Figure 5.</b> Loss terms, mean over each "
          f"logging interval of {config.get('log_every', '?')} steps.</figcaption></figure>") if curves else "<p>No logged steps.</p>",
         "<h2>Metrics</h2>",
-        _table(metric_rows, ("metric", "value")) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
+        _metric_table(metric_rows) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
         "<p class='sub' style='text-align:center'><b>Table 1.</b> Disentanglement scores of the mean representation"
         + html.escape(_evaluated_at(metrics, checkpoint_step)) + ".</p>",
         "<h2>Run configuration</h2>",
@@ -195,6 +215,77 @@ def write_report(
 
 
 _META = ("environment", "evaluated_at_step", "evaluation_seed", "evaluations")  # metrics.json keys that are no scores
+
+LABEL_MIN_NMI = 0.05  # a latent with less normalised MI than this about every factor holds none
+
+_L19 = "Locatello et al. 2019, ICML, score distributions of six unsupervised methods at 300k steps, read approximately"
+_S004 = "seed 004 (Table 1, FactorVAE gamma 10, independent factors)"
+# metric key prefix -> (what it means, in one line; published values on dSprites for context)
+METRIC_GUIDE: dict[str, tuple[str, str]] = {
+    "mig": ("per factor, the normalised-MI gap between its two most informative latents, averaged (Chen et al. 2018)",
+            f"dSprites: about 0.0-0.4 ({_L19})"),
+    "factors_captured": ("varying factors that each have a latent of their own (per-factor MIG gap >= 0.1, "
+                         "and that latent holds no other factor better)", "dSprites has 5 varying factors; untwine's own count"),
+    "sap": ("per factor, the gap in predictability between its two best single latents, averaged (Kumar et al. 2018)",
+            f"dSprites: about 0.0-0.15 ({_L19})"),
+    "dci.disentanglement": ("each latent is important for one factor only (tree importances; Eastwood & Williams 2018)",
+                            f"dSprites: about 0.0-0.6 ({_L19}); 0.73 in {_S004}, random-forest DCI"),
+    "dci.completeness": ("each factor is captured by one latent only (the same importances, per factor)", ""),
+    "dci.informativeness": ("accuracy of predicting each factor from the whole code", ""),
+    "irs": ("robustness of each latent to changes of the factors it does not hold (Suter et al. 2019)",
+            f"0.62 in {_S004}"),
+    "modularity": ("each latent depends on at most one factor (Ridgeway & Mozer 2018)",
+                   f"dSprites: about 0.75-0.95 ({_L19})"),
+    "modularity.explicitness": ("factors linearly predictable from the code (one-vs-rest logistic AUC)", ""),
+    "unsupervised.gaussian_total_correlation": ("total correlation of a Gaussian fit to the codes (lower: more independent latents)", ""),
+    "unsupervised.gaussian_wasserstein_correlation": ("Wasserstein dependence of the Gaussian fit (lower: more independent)", ""),
+    "unsupervised.mutual_info_score": ("average pairwise MI between latents (lower: more independent)", ""),
+    "beta_vae_score": ("accuracy of telling which factor was held fixed from code differences (Higgins et al. 2017)",
+                       f"dSprites: about 0.6-0.9 ({_L19})"),
+    "factor_vae_score": ("majority-vote accuracy of telling the fixed factor from the least-varying latent (Kim & Mnih 2018)",
+                         f"dSprites: about 0.5-0.85 ({_L19})"),
+    "group_mig": ("MIG with a block of latents per factor group (seed 003)", ""),
+}
+
+
+def metric_guide(key: str) -> tuple[str, str]:
+    """(meaning, published reference) of a metrics.json score key (its longest known prefix)."""
+    best = ""
+    for prefix in METRIC_GUIDE:
+        if (key == prefix or key.startswith(prefix + ".") or key.startswith(prefix + "_")) and len(prefix) > len(best):
+            best = prefix
+    return METRIC_GUIDE.get(best, ("", ""))
+
+
+def _metric_table(rows: list[tuple[str, Any, str, str]]) -> str:
+    body = "".join(
+        f"<tr><td>{html.escape(k)}</td><td class='num'>{html.escape(_fmt(v))}</td><td class='note'>{html.escape(meaning)}</td>"
+        f"<td class='note'>{html.escape(ref)}</td></tr>" for k, v, meaning, ref in rows)
+    return ("<table><thead><tr><th>metric</th><th>value</th><th>what it measures</th><th>published, for context</th>"
+            f"</tr></thead><tbody>{body}</tbody></table>")
+
+
+def latents_and_factors(method: Method, dataset: GroundTruthDataset, n: int = 10000, seed: int = 0) -> dict[str, Any]:
+    """Codes of ``n`` random images, the normalised MI (latents x varying factors), each latent's
+    factor label and each factor's assignment (:mod:`untwine.metrics.factor_latents`)."""
+    codes, classes = encode_sample(method, dataset, n, seed)
+    factors = [k for k, size in enumerate(dataset.factor_sizes) if size > 1]
+    names = [dataset.factor_names[k] for k in factors]
+    nmi = normalized_mi(codes, classes)[:, factors]
+    return {"codes": codes, "classes": classes, "factors": factors, "factor_names": names, "nmi": nmi, "n": n,
+            "labels": latent_labels(nmi, names, LABEL_MIN_NMI), "assignment": assign_factors(nmi)}
+
+
+def _captured_sentence(held: dict[str, Any]) -> str:
+    got = [(name, a) for name, a in zip(held["factor_names"], held["assignment"]) if a["captured"]]
+    missed = [name for name, a in zip(held["factor_names"], held["assignment"]) if not a["captured"]]
+    text = (f"<b>{len(got)} of {len(held['factor_names'])}</b> varying factors are each captured by a latent of their own"
+            " (per-factor MIG gap at least 0.1, and that latent holds no other factor better)")
+    if got:
+        text += ": " + ", ".join(f"{html.escape(n)} by z<sub>{a['latent']}</sub> (gap {a['gap']:.2f})" for n, a in got)
+    if missed:
+        text += ". Not captured: " + ", ".join(html.escape(n) for n in missed)
+    return text + "."
 
 
 def _evaluated_at(metrics: dict[str, Any] | None, checkpoint_step: int | None) -> str:

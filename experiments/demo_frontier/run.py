@@ -1,0 +1,129 @@
+"""The demo's frontier: MIG and factors captured against training minutes, for a few candidates.
+
+Each candidate trains on dSprites in chunks (resume is exact, so a run evaluated at 500, 1000, ...
+steps is the same run as one trained straight through) and is scored after every chunk with MIG
+and ``factors_captured`` (untwine.metrics.factor_latents). Each (candidate, seed, step) writes one
+row (JSON, atomically) in its run directory; a killed run continues where it stopped.
+
+    PYTHONPATH=. python experiments/demo_frontier/run.py --shard 0/2 &    # one process per core
+    PYTHONPATH=. python experiments/demo_frontier/run.py --shard 1/2 &
+    PYTHONPATH=. python experiments/demo_frontier/run.py --report         # results/frontier.{md,json,png}
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from untwine.data import get_dataset
+from untwine.io import atomic_write_json, atomic_write_text
+from untwine.train import TrainConfig, evaluate_run, train
+from untwine.train.run_dir import RunDir
+
+HERE = Path(__file__).resolve().parent
+
+
+def jobs_of(cfg: dict) -> list[dict]:
+    out = []
+    for name, c in cfg["candidates"].items():
+        for seed in c.get("seeds", cfg["seeds"]):
+            out.append({"tag": f"{name}_s{seed}", "candidate": name, "seed": seed, **c})
+    return out
+
+
+def run_job(job: dict, cfg: dict, runs: Path, dataset) -> list[dict]:
+    run_dir = runs / job["tag"]
+    rows = []
+    for step in job.get("checkpoints", cfg["checkpoints"]):
+        row_path = run_dir / f"frontier_{step}.json"
+        if row_path.is_file():
+            rows.append(json.loads(row_path.read_text()))
+            continue
+        config = TrainConfig(method=job["method"], dataset="dsprites", dataset_options=job.get("dataset_options", {}),
+                             hparams=job["hparams"], steps=step, batch_size=job["batch_size"], seed=job["seed"],
+                             log_every=50, checkpoint_every=500, threads=cfg.get("threads"))
+        resume = RunDir(run_dir).checkpoint.is_file()
+        t0 = time.perf_counter()
+        train(config, run_dir, resume=resume, progress=False, dataset=dataset)
+        seconds = time.perf_counter() - t0
+        before = rows[-1]["train_seconds"] if rows else 0.0
+        scores = evaluate_run(run_dir, ["mig", "factors_captured"], 0)
+        row = {"tag": job["tag"], "candidate": job["candidate"], "method": job["method"], "seed": job["seed"],
+               "step": step, "batch_size": config.batch_size, "train_seconds": before + seconds,
+               "mig": scores["mig"], "factors_captured": scores["factors_captured"]}
+        atomic_write_json(row_path, row)
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    return rows
+
+
+def report(cfg: dict, runs: Path, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(p.read_text()) for p in sorted(runs.glob("*/frontier_*.json"))]
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_json(out / "frontier.json", rows)
+    lines = ["| candidate | settings | step | seeds | train min (1 thread) | MIG median (min-max) | factors captured median (min) |",
+             "|---|---|---|---|---|---|---|"]
+    fig, ax = plt.subplots(figsize=(6.4, 4.2))
+    for name, c in cfg["candidates"].items():
+        mine = [r for r in rows if r["candidate"] == name]
+        xs, ys = [], []
+        for step in sorted({r["step"] for r in mine}):
+            at = [r for r in mine if r["step"] == step]
+            mig = np.array([r["mig"] for r in at])
+            cap = np.array([r["factors_captured"] for r in at])
+            minutes = float(np.median([r["train_seconds"] for r in at])) / 60
+            lines.append(f"| {name} | {c['label']} | {step} | {len(at)} | {minutes:.1f} | {np.median(mig):.3f} "
+                         f"({mig.min():.3f}-{mig.max():.3f}) | {np.median(cap):.0f} ({cap.min():.0f}) |")
+            xs.append(minutes)
+            ys.append(float(np.median(mig)))
+        if xs:
+            ax.plot(xs, ys, "o-", label=name)
+    ax.axhline(0.2, color="#999", ls="--", lw=1)
+    ax.set_xlabel("training minutes (one thread, median over seeds)")
+    ax.set_ylabel("MIG (median over seeds)")
+    ax.set_title("dSprites: MIG against training time")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(out / "frontier.png", dpi=110)
+    atomic_write_text(out / "frontier.md", "\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", default=str(HERE / "config.yaml"))
+    p.add_argument("--runs", default=str(HERE / "runs"))
+    p.add_argument("--shard", default="0/1", help="I/N: run every N-th job starting at I")
+    p.add_argument("--only", default="", help="comma-separated candidates to run (default all)")
+    p.add_argument("--report", action="store_true")
+    args = p.parse_args()
+    cfg = yaml.safe_load(Path(args.config).read_text())
+    runs = Path(args.runs)
+    if args.report:
+        report(cfg, runs, HERE / "results")
+        return
+    i, n = map(int, args.shard.split("/"))
+    jobs = jobs_of(cfg)
+    if args.only:
+        jobs = [j for j in jobs if j["candidate"] in args.only.split(",")]
+    datasets: dict[str, object] = {}
+    for job in jobs[i::n]:
+        key = json.dumps(job.get("dataset_options", {}), sort_keys=True)
+        if key not in datasets:
+            datasets[key] = get_dataset("dsprites", **job.get("dataset_options", {}))
+        run_job(job, cfg, runs, datasets[key])
+
+
+if __name__ == "__main__":
+    main()
