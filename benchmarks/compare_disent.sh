@@ -5,7 +5,7 @@
 #
 #   DISENT_PY=/tmp/disent-venv/bin/python DISENT_BENCH=../shared/anchors/disent/bench_train.py \
 #     bash benchmarks/compare_disent.sh [--batch 64] [--data rgb|dsprites] [--mode precollated|pipeline] \
-#                                       [--pairs 3] [--steps 60] [--warmup 10] [--threads 0]
+#                                       [--pairs 3] [--steps 60] [--warmup 10] [--threads 0] [--precision auto|fp32|bf16]
 #
 # --steps/--warmup: disent's measured and warm-up steps; untwine runs warmup+steps steps and drops
 # its first two logging intervals (about a quarter of the run) as warm-up. Extra environment
@@ -20,7 +20,7 @@ DISENT_BENCH="${DISENT_BENCH:-$root/../shared/anchors/disent/bench_train.py}"
 UNTWINE_PY="${UNTWINE_PY:-python}"
 OUT_DIR="${OUT_DIR:-$(mktemp -d)}"
 
-batch=64 data=rgb mode=precollated pairs=3 steps="" warmup="" threads=0
+batch=64 data=rgb mode=precollated pairs=3 steps="" warmup="" threads=0 precision=auto
 while [ $# -gt 0 ]; do
   case "$1" in
     --batch) batch="$2"; shift 2 ;;
@@ -30,6 +30,7 @@ while [ $# -gt 0 ]; do
     --steps) steps="$2"; shift 2 ;;
     --warmup) warmup="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --precision) precision="$2"; shift 2 ;;
     -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -58,14 +59,14 @@ timeinfo() {  # log: wall, CPU share, peak RSS from /usr/bin/time -v
               END{printf "wall %s, cpu %s, peak %.0f MiB", w, c, m/1024}' "$1"
 }
 
-echo "untwine vs disent: batch $batch, untwine data $data, disent mode $mode, $pairs pairs," \
+echo "untwine vs disent: batch $batch, untwine precision $precision, untwine data $data, disent mode $mode, $pairs pairs," \
      "threads ${threads/#0/default}, OMP_WAIT_POLICY=${OMP_WAIT_POLICY:-<unset: untwine sets PASSIVE, disent spins>}"
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
 ratios=()
 for i in $(seq 1 "$pairs"); do
   (cd "$root" && run untwine "$OUT_DIR/untwine_$i.log" env PYTHONPATH="$root${PYTHONPATH:+:$PYTHONPATH}" \
      "$UNTWINE_PY" benchmarks/train_speed.py --data "$data" --batch "$batch" --steps "$ustep" \
-     --threads "$threads" --out "$OUT_DIR/untwine.jsonl")
+     --threads "$threads" --precision "$precision" --out "$OUT_DIR/untwine.jsonl")
   run disent "$OUT_DIR/disent_$i.log" "$DISENT_PY" "$DISENT_BENCH" --framework betavae --batch "$batch" \
      --mode "$mode" --warmup "$warmup" --steps "$steps" "${dthreads[@]}" --out "$OUT_DIR/disent.jsonl"
   u=$(field "$OUT_DIR/untwine.jsonl" images_per_second)

@@ -66,6 +66,7 @@ def main() -> None:
     p.add_argument("--npz", default=None, help="images (N,H,W,C) uint8 + classes (N,K) in row-major grid order")
     p.add_argument("--train-steps", type=int, default=300, help="with --npz: beta-VAE training steps first")
     p.add_argument("--out", default="metrics_speed.jsonl")
+    p.add_argument("--device", default="cpu", help="where the model encodes: cpu, cuda, cuda:N")
     a = p.parse_args()
 
     from untwine.metrics import CodeTable, evaluate, format_table, metric_environment
@@ -89,7 +90,7 @@ def main() -> None:
     elif a.run:
         from untwine.train import load_run
 
-        run = load_run(a.run, device="cpu")
+        run = load_run(a.run, device=a.device)
         model, dataset, what = run.method, run.dataset, f"trained run {a.run}"
     else:
         from untwine.data import get_dataset
@@ -106,7 +107,8 @@ def main() -> None:
         options.setdefault(metric, {})[opt] = json.loads(value) if value[:1] in "0123456789[{-tfn" else value
     timings: dict[str, float] = {}
     scores: dict[str, float] = {}
-    table = CodeTable(model, dataset, batch_size=a.batch_size, fast_encoder=False if a.eager_encoder else None)  # shared by all metrics, as in one evaluate()
+    table = CodeTable(model, dataset, batch_size=a.batch_size, device=a.device,
+                      fast_encoder=False if a.eager_encoder else None)  # shared by all metrics, as in one evaluate()
     c0, t0, load0 = time.process_time(), time.perf_counter(), os.getloadavg()[0]
     for name in a.metrics.split(","):
         c1, t1, e1 = time.process_time(), time.perf_counter(), table.encode_seconds
@@ -121,7 +123,8 @@ def main() -> None:
     timings["images_encoded"] = table.num_encoded
     wall, cpu = time.perf_counter() - t0, time.process_time() - c0
     result = dict(model=what, dataset=repr(dataset), metrics=a.metrics, options=options, seconds_total=round(wall, 2),
-                  batch_size=table.batch_size, fast_encoder=table.uses_fast_encoder,
+                  batch_size=table.batch_size, device=a.device,
+                  encoder_images_per_second=round(table.num_encoded / max(table.encode_seconds, 1e-9)), fast_encoder=table.uses_fast_encoder,
                   process_cpu_s=round(cpu, 1), cpu_share=round(cpu / wall / max(1, torch.get_num_threads()), 2),
                   torch_threads=torch.get_num_threads(), loadavg_1m_before=round(load0, 2),
                   timings={k: round(v, 2) for k, v in timings.items()}, scores=scores, environment=metric_environment())

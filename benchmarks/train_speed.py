@@ -8,7 +8,8 @@ and, for a like-for-like comparison with disent's ``bench_train.py --mode precol
 it side by side with disent.
 
     python benchmarks/train_speed.py [--data rgb dsprites] [--batch 64 256] [--steps 120] [--threads 0]
-                                     [--memory-format channels_last|contiguous]
+                                     [--memory-format channels_last|contiguous] [--precision auto|fp32|bf16]
+                                     [--device cpu|cuda]
 """
 
 from __future__ import annotations
@@ -50,10 +51,12 @@ class InMemoryRGB(FactorGridDataset):
         return self.data[torch.as_tensor(indices, dtype=torch.long)]
 
 
-def measure(dataset, batch: int, steps: int, threads: int, channels_last: bool, warmup_rows: int = 2) -> dict:
+def measure(dataset, batch: int, steps: int, threads: int, channels_last: bool, warmup_rows: int = 2,
+            precision: str = "auto", device: str = "cpu") -> dict:
     log_every = max(steps // 8, 2)
     cfg = TrainConfig(method="beta_vae", dataset=dataset.name, steps=steps, batch_size=batch, log_every=log_every,
-                      checkpoint_every=10**9, threads=threads, channels_last=channels_last)
+                      checkpoint_every=10**9, threads=threads, channels_last=channels_last,
+                      precision=precision, device=device)
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         t0 = time.perf_counter()
@@ -64,7 +67,7 @@ def measure(dataset, batch: int, steps: int, threads: int, channels_last: bool, 
     images = [(b["step"] - a["step"]) * batch for a, b in zip(rows, rows[1:])]
     window = sum(n / rate for n, rate in zip(images, rates))
     return {"dataset": dataset.name, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "channels_last": channels_last, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+            "channels_last": channels_last, "precision": r.config.precision, "device": device, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
             # over the steady-state window, as disent's bench_train.py computes it
             "images_per_second": sum(images) / window, "interval_median": statistics.median(rates),
             "min": min(rates), "max": max(rates), "wall_s": wall,
@@ -79,6 +82,9 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=0)
     p.add_argument("--memory-format", choices=["channels_last", "contiguous"], default="channels_last",
                    help="TrainConfig.channels_last (default: channels_last, the trainer's default)")
+    p.add_argument("--precision", choices=["fp32", "bf16", "auto"], default="auto",
+                   help="TrainConfig.precision (default: auto, the trainer's default; the resolved choice is recorded)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda, cuda:N")
     p.add_argument("--data", nargs="+", default=["dsprites", "rgb"], choices=["dsprites", "rgb"])
     p.add_argument("--out", default=str(Path(__file__).parent / "results" / "train_speed.jsonl"))
     args = p.parse_args()
@@ -88,12 +94,12 @@ def main() -> None:
         ds = datasets[name]()
         for b in args.batch:
             row = measure(ds, b, args.steps or (120 if b <= 64 else 40), args.threads,
-                          args.memory_format == "channels_last")
+                          args.memory_format == "channels_last", precision=args.precision, device=args.device)
             row.update(torch=torch.__version__, machine=platform.machine(), time=time.strftime("%Y-%m-%d %H:%M:%S"))
             rows.append(row)
             print(f"{row['dataset']:>14}  batch {b:>4}  {row['images_per_second']:8.1f} images/s "
                   f"(min {row['min']:.1f}, max {row['max']:.1f}; threads {row['threads']}, channels_last "
-                  f"{row['channels_last']}, OMP_WAIT_POLICY {row['omp_wait_policy'] or 'unset'})")
+                  f"{row['channels_last']}, {row['precision']}, OMP_WAIT_POLICY {row['omp_wait_policy'] or 'unset'})")
             print(json.dumps(row))
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     with open(args.out, "a") as fh:

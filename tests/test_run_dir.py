@@ -173,6 +173,13 @@ def test_resume_to_more_steps_rewrites_config_yaml(toy_run, toy_dataset):
     assert TrainConfig.from_yaml(toy_run / "config.yaml").steps == 8 and RunDir(toy_run).last_step() == 8
 
 
+def test_resume_on_another_device_is_allowed_and_recorded(toy_run, toy_dataset):
+    # a run trained on a GPU continues on the CPU (and back): device is where it runs, not what it is
+    train(small_config(steps=8, device="auto"), toy_run, resume=True, progress=False, dataset=toy_dataset)
+    saved = TrainConfig.from_yaml(toy_run / "config.yaml")
+    assert saved.device == "auto" and saved.steps == 8 and RunDir(toy_run).last_step() == 8
+
+
 def test_load_run_refuses_a_config_yaml_that_disagrees_with_the_checkpoint(toy_run, toy_dataset):
     (toy_run / "config.yaml").write_text(small_config(hparams={"latent_dim": 4}).to_yaml())
     with pytest.raises(RunDirError, match=r"hparams.latent_dim \(4 in config.yaml, 3 in the checkpoint\)"):

@@ -284,19 +284,21 @@ class RunDir:
 
     def check_config(self, config: TrainConfig | dict[str, Any], state: dict[str, Any], source: str = "requested",
                      action: str = "cannot resume") -> None:
-        """Refuse ``config`` when it differs from the checkpoint's configuration in anything but ``steps``.
+        """Refuse ``config`` when it differs from the checkpoint's configuration in anything but ``steps``
+        and ``device`` (a run trained on a GPU may continue on the CPU and back).
 
         ``source`` is ``"requested"`` (settings passed in) or ``"config.yaml"`` (the file of the run);
         ``action`` starts the message (e.g. ``"cannot load"``). Raises RunDirError naming the fields.
         """
         mine = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
-        diff = config_differences(mine, state["config"])
+        diff = config_differences(mine, state["config"], ignore=("steps", "device"))
         if not diff:
             return
         if source == "config.yaml":
             what, label, fix = "its config.yaml differs", "in config.yaml", "put back the run's own config.yaml"
         else:
-            what, label, fix = "the requested settings differ", "requested", "use the run's own settings (only --steps may grow)"
+            what, label, fix = ("the requested settings differ", "requested",
+                                "use the run's own settings (only --steps may grow and --device change)")
         raise RunDirError(
             f"{action} {self.path}: {what} from its checkpoint in {_describe(diff, label, 'in the checkpoint')}; "
             f"{fix} or start a new run in another --out"
@@ -440,7 +442,7 @@ class RunDir:
                 f"cannot resume {self.path} with steps={config.steps}: its checkpoint is already at step {step}; "
                 f"pass --steps {step} or more (the run is not shortened)"
             )
-        if config.steps != saved.steps:
+        if config.steps != saved.steps or config.device != saved.device:
             self.write_config(config)
         return config
 
