@@ -29,7 +29,7 @@ def test_fast_encoder_gives_the_eager_codes(toy_dataset, arch):
     with torch.no_grad():
         direct = model.eval().encode(toy_dataset.images(np.arange(len(toy_dataset))))
     direct = (direct[0] if isinstance(direct, tuple) else direct).double().numpy()
-    np.testing.assert_allclose(eager, direct, rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(eager, direct, rtol=1e-5, atol=1e-6)  # batches of 8 vs one of 36: oneDNN rounds differently
     np.testing.assert_allclose(fast, direct, rtol=1e-5, atol=1e-6)
 
 

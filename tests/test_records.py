@@ -133,7 +133,7 @@ def test_hparams_canonicalised_once():
     d = c.to_dict()
     assert isinstance(d["hparams"], dict) and d["hparams"]["latent_dim"] == 10 and d["hparams"]["beta"] == 3.0
     assert list(d) == ["method", "dataset", "hparams", "dataset_options", "steps", "batch_size", "seed", "device",
-                       "checkpoint_every", "log_every", "threads", "channels_last"]
+                       "checkpoint_every", "log_every", "threads", "channels_last", "precision"]
     assert TrainConfig.from_dict(d) == c
 
 

@@ -285,13 +285,15 @@ class RunDir:
     def check_config(self, config: TrainConfig | dict[str, Any], state: dict[str, Any], source: str = "requested",
                      action: str = "cannot resume") -> None:
         """Refuse ``config`` when it differs from the checkpoint's configuration in anything but ``steps``
-        and ``device`` (a run trained on a GPU may continue on the CPU and back).
+        and ``device`` (a run trained on a GPU may continue on the CPU and back); a requested
+        ``precision`` of ``auto`` accepts the precision the run resolved it to when it started.
 
         ``source`` is ``"requested"`` (settings passed in) or ``"config.yaml"`` (the file of the run);
         ``action`` starts the message (e.g. ``"cannot load"``). Raises RunDirError naming the fields.
         """
         mine = config.to_dict() if isinstance(config, TrainConfig) else dict(config)
-        diff = config_differences(mine, state["config"], ignore=("steps", "device"))
+        ignore = ("steps", "device") + (("precision",) if mine.get("precision") == "auto" else ())
+        diff = config_differences(mine, state["config"], ignore=ignore)  # 'auto' accepts the run's own choice
         if not diff:
             return
         if source == "config.yaml":

@@ -96,6 +96,8 @@ def train(
     if config.threads:
         torch.set_num_threads(config.threads)
     device = resolve_device(config.device)
+    if resume and config.precision == "auto" and rd.config.is_file():  # a resumed run keeps its own precision
+        config = dataclasses.replace(config, precision=rd.read_config().precision)
     config = resolved_precision(config, device)
     method, dataset = build_run(config, dataset)
     method.to(device)
