@@ -19,6 +19,7 @@ DISENT_PY="${DISENT_PY:-${TMPDIR:-/tmp}/disent-venv/bin/python}"
 DISENT_BENCH="${DISENT_BENCH:-$root/../shared/anchors/disent/bench_train.py}"
 UNTWINE_PY="${UNTWINE_PY:-python}"
 OUT_DIR="${OUT_DIR:-$(mktemp -d)}"
+mkdir -p "$OUT_DIR"
 
 batch=64 data=rgb mode=precollated pairs=3 steps="" warmup="" threads=0 precision=auto
 while [ $# -gt 0 ]; do

@@ -1,12 +1,19 @@
-"""Does bf16 change results? The same seed trained in fp32 and in bf16, next to fp32's seed-to-seed spread.
+"""Does bf16 change results? The same seeds trained in fp32 and in bf16, next to fp32's seed-to-seed spread.
 
-For each method: ``--seeds`` fp32 runs (seeds 0..n-1) and one bf16 run of seed 0, all ``--steps``
-steps through the real trainer on dSprites, then MIG. Prints, per method, the largest difference
-of the logged loss curve and of the final loss and MIG between bf16 and fp32 (same seed), and the
-same differences between fp32 seeds (the spread that bf16's difference must lie within). One
-JSON line per method to ``--out``.
+For each method: ``--seeds`` runs in fp32 and the same seeds in bf16, all ``--steps`` steps of the
+method's shipped defaults through the real trainer on dSprites, then MIG, DCI disentanglement and
+the final loss (mean of the last 10% of the logged curve). Per method it reports
 
-    PYTHONPATH=. python benchmarks/precision_agreement.py --steps 2000 --batch 64   # the issue's setting
+* same seed, bf16 against fp32: the largest relative gap between the two loss curves, and the
+  absolute differences of the final loss and of each metric (largest over the seeds);
+* fp32 seed against fp32 seed: the same quantities over every pair of seeds (the spread that
+  bf16's differences must lie within).
+
+Each run's row is written (atomically) to ``--runs/<method>_<precision>_<seed>.json`` as it finishes,
+so a killed benchmark continues where it stopped; the summary is one JSON line per method, appended
+to ``--out``.
+
+    PYTHONPATH=. python benchmarks/precision_agreement.py --runs /tmp/precision --out benchmarks/results/precision_agreement.jsonl
 
 bf16 is only fast where the processor has native bf16 (``--precision auto`` picks it there); on
 a processor without it the bf16 runs are emulated and many times slower, so shorten them there.
@@ -15,8 +22,9 @@ a processor without it the bf16 runs are emulated and many times slower, so shor
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
-import tempfile
+import shutil
 import time
 import warnings
 from pathlib import Path
@@ -24,22 +32,48 @@ from pathlib import Path
 import numpy as np
 
 from untwine.data import get_dataset
+from untwine.io import atomic_write_json
 from untwine.nn.precision import SlowPrecisionWarning, native_bf16
 from untwine.train import TrainConfig, evaluate_run, train
 
+METRICS = ("mig", "dci.disentanglement")
+
 
 def run(method: str, seed: int, precision: str, a, dataset, root: Path) -> dict:
-    config = TrainConfig(method=method, steps=a.steps, batch_size=a.batch, seed=seed, precision=precision,
-                         log_every=a.log_every, checkpoint_every=a.steps, threads=a.threads or None,
-                         hparams={"lr": a.lr})
+    row_path = root / f"{method}_{precision}_{seed}.json"
+    if row_path.is_file():
+        return json.loads(row_path.read_text())
     out = root / f"{method}_{precision}_{seed}"
+    shutil.rmtree(out, ignore_errors=True)  # an unfinished run starts again
+    config = TrainConfig(method=method, steps=a.steps, batch_size=a.batch, seed=seed, precision=precision,
+                         log_every=a.log_every, checkpoint_every=a.steps, threads=a.threads or None)
     t = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", SlowPrecisionWarning)
         result = train(config, out, progress=False, dataset=dataset)
     seconds = time.perf_counter() - t
-    mig = evaluate_run(out, ["mig"], 0)["mig"]
-    return {"loss": np.array([r["loss"] for r in result.history]), "mig": mig, "seconds": seconds}
+    scores = evaluate_run(out, ["mig", "dci"], 0)
+    row = {"method": method, "seed": seed, "precision": precision, "steps": a.steps, "batch": a.batch,
+           "loss": [r["loss"] for r in result.history], "mig": scores["mig"],
+           "dci.disentanglement": scores["dci"]["disentanglement"] if isinstance(scores.get("dci"), dict)
+           else scores["dci.disentanglement"], "seconds": seconds}
+    atomic_write_json(row_path, row)
+    shutil.rmtree(out, ignore_errors=True)
+    print(json.dumps({k: v for k, v in row.items() if k != "loss"}), flush=True)
+    return row
+
+
+def differences(a: dict, b: dict) -> dict:
+    la, lb = np.array(a["loss"]), np.array(b["loss"])
+    tail = max(1, len(la) // 10)
+    out = {"curve_rel": float(np.max(np.abs(la - lb) / np.abs(lb))),
+           "final_loss": float(abs(la[-tail:].mean() - lb[-tail:].mean()))}
+    out.update({m: float(abs(a[m] - b[m])) for m in METRICS})
+    return out
+
+
+def largest(rows: list[dict]) -> dict:
+    return {k: max(r[k] for r in rows) for k in rows[0]}
 
 
 def main() -> None:
@@ -48,36 +82,34 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=2000)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--lr", type=float, default=1e-4)
-    p.add_argument("--log-every", type=int, default=10)
+    p.add_argument("--log-every", type=int, default=20)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--runs", default="precision_runs", help="folder for the per-run rows (resumable)")
     p.add_argument("--out", default="")
     a = p.parse_args()
     dataset = get_dataset("dsprites")
-    with tempfile.TemporaryDirectory() as tmp:
-        for method in a.methods.split(","):
-            fp32 = [run(method, s, "fp32", a, dataset, Path(tmp)) for s in range(a.seeds)]
-            bf16 = run(method, 0, "bf16", a, dataset, Path(tmp))
-
-            def rel_curve(x, y):  # largest relative gap between two loss curves
-                return float(np.max(np.abs(x - y) / np.abs(y)))
-
-            spread = [(fp32[0], f) for f in fp32[1:]]
-            row = {
-                "method": method, "steps": a.steps, "batch": a.batch, "native_bf16": native_bf16("cpu"),
-                "bf16_vs_fp32": {"curve_rel": rel_curve(bf16["loss"], fp32[0]["loss"]),
-                                 "final_loss_rel": abs(bf16["loss"][-1] - fp32[0]["loss"][-1]) / abs(fp32[0]["loss"][-1]),
-                                 "mig": abs(bf16["mig"] - fp32[0]["mig"])},
-                "fp32_seed_spread": {"curve_rel": max(rel_curve(f["loss"], g["loss"]) for g, f in spread),
-                                     "final_loss_rel": max(abs(f["loss"][-1] - g["loss"][-1]) / abs(g["loss"][-1]) for g, f in spread),
-                                     "mig": max(abs(f["mig"] - g["mig"]) for g, f in spread)},
-                "mig_fp32": [f["mig"] for f in fp32], "mig_bf16": bf16["mig"],
-                "seconds_fp32": float(np.mean([f["seconds"] for f in fp32])), "seconds_bf16": bf16["seconds"],
-            }
-            print(json.dumps(row), flush=True)
-            if a.out:
-                with open(a.out, "a") as f:
-                    f.write(json.dumps(row) + "\n")
+    root = Path(a.runs)
+    root.mkdir(parents=True, exist_ok=True)
+    for method in a.methods.split(","):
+        fp32 = [run(method, s, "fp32", a, dataset, root) for s in range(a.seeds)]
+        bf16 = [run(method, s, "bf16", a, dataset, root) for s in range(a.seeds)]
+        summary = {
+            "method": method, "steps": a.steps, "batch": a.batch, "seeds": a.seeds, "native_bf16": native_bf16("cpu"),
+            "bf16_vs_fp32_same_seed": largest([differences(b, f) for b, f in zip(bf16, fp32)]),
+            "fp32_seed_spread": largest([differences(f, g) for f, g in itertools.combinations(fp32, 2)]),
+            "fp32_seed_spread_smallest": {k: min(differences(f, g)[k] for f, g in itertools.combinations(fp32, 2))
+                                          for k in ("curve_rel", "final_loss", *METRICS)},
+            **{f"{m}_fp32": [f[m] for f in fp32] for m in METRICS},
+            **{f"{m}_bf16": [b[m] for b in bf16] for m in METRICS},
+            "final_loss_fp32": [float(np.mean(f["loss"][-max(1, len(f["loss"]) // 10):])) for f in fp32],
+            "final_loss_bf16": [float(np.mean(b["loss"][-max(1, len(b["loss"]) // 10):])) for b in bf16],
+            "seconds_fp32": float(np.mean([f["seconds"] for f in fp32])),
+            "seconds_bf16": float(np.mean([b["seconds"] for b in bf16])),
+        }
+        print(json.dumps(summary), flush=True)
+        if a.out:
+            with open(a.out, "a") as f:
+                f.write(json.dumps(summary) + "\n")
 
 
 if __name__ == "__main__":

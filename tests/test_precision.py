@@ -139,3 +139,27 @@ def test_bf16_run_trains_and_resumes_exactly(tmp_path, tiny):
     assert full.config.precision == "bf16"
     assert all(math.isfinite(v) for row in full.history for v in row.values())
     assert_same_run(tmp_path / "full", tmp_path / "part")
+
+
+def test_a_run_resumed_with_auto_keeps_its_own_precision(tmp_path, tiny, monkeypatch):
+    """A bf16 run resumed with ``auto`` on a machine where auto would mean fp32 (or the reverse)
+    continues in the precision it was trained in, and a finished run is reused, not refused."""
+    from untwine.experiments.runs import train_or_continue
+    from untwine.train import trainer
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", P.SlowPrecisionWarning)
+        train(config("beta_vae", precision="bf16", steps=2), tmp_path / "run", progress=False, dataset=tiny)
+        monkeypatch.setattr(trainer, "resolve_precision",
+                            lambda name, device: P.resolve_precision(name, device, native=lambda d: False))
+        res = train(config("beta_vae", precision="auto", steps=3), tmp_path / "run", resume=True, progress=False,
+                    dataset=tiny)
+        assert res.config.precision == "bf16" and res.step == 3
+        assert yaml.safe_load((tmp_path / "run" / "config.yaml").read_text())["precision"] == "bf16"
+        reused, _ = train_or_continue(config("beta_vae", precision="auto", steps=3), tmp_path / "run", tiny)
+        assert reused.step == 3
+    # an explicit other precision is still refused, naming the field
+    from untwine.train.run_dir import RunDirError
+
+    with pytest.raises(RunDirError, match="precision"):
+        train(config("beta_vae", precision="fp32", steps=4), tmp_path / "run", resume=True, progress=False, dataset=tiny)

@@ -46,4 +46,4 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
     assert m, "the page's load handler did not run"
     loaded, total = map(int, m.groups())
-    assert total == 10 and loaded == total
+    assert total == 12 and loaded == total  # every figure of the report, decoded by the browser
