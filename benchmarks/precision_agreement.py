@@ -76,6 +76,23 @@ def largest(rows: list[dict]) -> dict:
     return {k: max(r[k] for r in rows) for k in rows[0]}
 
 
+def table(summaries: list[dict]) -> str:
+    """The markdown table of benchmarks/README.md from the per-method summaries."""
+    lines = ["| method | quantity | fp32, seeds 0/1/2 | bf16, seeds 0/1/2 | bf16 vs fp32, same seed (largest) "
+             "| fp32 seed vs seed (largest; smallest) | within the spread |", "|---|---|---|---|---|---|---|"]
+    for s in summaries:
+        for q, label, fmt in (("curve_rel", "loss curve, largest relative gap", "{:.3f}"),
+                              ("final_loss", "final loss (nats)", "{:.1f}"), ("mig", "MIG", "{:.3f}"),
+                              ("dci.disentanglement", "DCI disentanglement", "{:.3f}")):
+            key = {"final_loss": "final_loss"}.get(q, q)
+            f32 = " / ".join(fmt.format(v) for v in s.get(f"{key}_fp32", [])) or "-"
+            b16 = " / ".join(fmt.format(v) for v in s.get(f"{key}_bf16", [])) or "-"
+            d, hi, lo = s["bf16_vs_fp32_same_seed"][q], s["fp32_seed_spread"][q], s["fp32_seed_spread_smallest"][q]
+            lines.append(f"| {s['method']} | {label} | {f32} | {b16} | {fmt.format(d)} | {fmt.format(hi)}; {fmt.format(lo)} "
+                         f"| {'yes' if d <= hi else '**no**'} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--methods", default="beta_vae,beta_tcvae,factor_vae")
@@ -86,7 +103,13 @@ def main() -> None:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--runs", default="precision_runs", help="folder for the per-run rows (resumable)")
     p.add_argument("--out", default="")
+    p.add_argument("--table", action="store_true", help="print the markdown table of the summaries in --out and stop")
     a = p.parse_args()
+    if a.table:
+        rows = [json.loads(line) for line in Path(a.out).read_text().splitlines() if line.strip()]
+        latest = {r["method"]: r for r in rows}  # the newest summary of each method
+        print(table(list(latest.values())))
+        return
     dataset = get_dataset("dsprites")
     root = Path(a.runs)
     root.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,7 @@ def measure(dataset, batch: int, steps: int, threads: int, channels_last: bool, 
     images = [(b["step"] - a["step"]) * batch for a, b in zip(rows, rows[1:])]
     window = sum(n / rate for n, rate in zip(images, rates))
     return {"dataset": dataset.name, "batch": batch, "steps": steps, "threads": torch.get_num_threads(),
-            "channels_last": channels_last, "precision": r.config.precision, "device": device, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""),
+            "channels_last": channels_last, "precision": r.config.precision, "device": device, "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY", ""), "gomp_spincount": os.environ.get("GOMP_SPINCOUNT", ""),
             # over the steady-state window, as disent's bench_train.py computes it
             "images_per_second": sum(images) / window, "interval_median": statistics.median(rates),
             "min": min(rates), "max": max(rates), "wall_s": wall,

@@ -62,6 +62,25 @@ def run_job(job: dict, cfg: dict, runs: Path, dataset) -> list[dict]:
     return rows
 
 
+def measure_rates(cfg: dict, out: Path, steps: int = 300, threads: int = 2) -> dict[str, float]:
+    """Steady-state training images/s of each candidate as ``make run`` trains (``threads`` threads,
+    default precision), on a quiet machine: the frontier's time axis is steps x images per step / rate,
+    so that it reads as minutes of the demo's training whatever else ran beside the study."""
+    import tempfile
+
+    rates = {}
+    for name, c in cfg["candidates"].items():
+        config = TrainConfig(method=c["method"], dataset="dsprites", dataset_options=c.get("dataset_options", {}),
+                             hparams=c["hparams"], steps=steps, batch_size=c["batch_size"], seed=0,
+                             log_every=steps // 5, checkpoint_every=10**9, threads=threads)
+        with tempfile.TemporaryDirectory() as tmp:
+            r = train(config, Path(tmp) / "run", progress=False)
+        rates[name] = float(np.median([row["images_per_second"] for row in r.history[2:]]))
+        print(f"{name}: {rates[name]:.0f} images/s", flush=True)
+    atomic_write_json(out / "rates.json", {"threads": threads, "steps": steps, "images_per_second": rates})
+    return rates
+
+
 def report(cfg: dict, runs: Path, out: Path) -> None:
     import matplotlib
 
@@ -107,9 +126,14 @@ def main() -> None:
     p.add_argument("--shard", default="0/1", help="I/N: run every N-th job starting at I")
     p.add_argument("--only", default="", help="comma-separated candidates to run (default all)")
     p.add_argument("--report", action="store_true")
+    p.add_argument("--rates", action="store_true", help="measure each candidate's images/s with 2 threads (quiet machine)")
     args = p.parse_args()
     cfg = yaml.safe_load(Path(args.config).read_text())
     runs = Path(args.runs)
+    if args.rates:
+        (HERE / "results").mkdir(exist_ok=True)
+        measure_rates(cfg, HERE / "results")
+        return
     if args.report:
         report(cfg, runs, HERE / "results")
         return

@@ -15,6 +15,8 @@ def bernoulli_reconstruction(logits: torch.Tensor, x: torch.Tensor, subtract_ent
     subtracted, so a perfect reconstruction of grey-valued targets scores 0 (gradients unchanged;
     WeLa-VAE's convention).
     """
+    if not subtract_entropy:  # the batch mean of per-sample sums, in one reduction (no per-pixel loss tensor)
+        return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / logits.shape[0]
     loss = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
     if subtract_entropy:
         xc = x.clamp(1e-7, 1 - 1e-7)
