@@ -38,15 +38,18 @@ def test_channels_last_is_the_default():
     assert TrainConfig().channels_last is True
 
 
-def _policy(env_value):
-    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
-    if env_value is not None:
-        env["OMP_WAIT_POLICY"] = env_value
+def _openmp_env(**given):
+    """OMP_WAIT_POLICY and GOMP_SPINCOUNT after ``import untwine`` in a fresh interpreter, with ``given``
+    (None: unset) in its environment."""
+    env = {k: v for k, v in os.environ.items() if k not in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")}
+    env.update({k: v for k, v in given.items() if v is not None})
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    code = "import os, untwine; print(os.environ['OMP_WAIT_POLICY'])"
-    return subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout.strip()
+    code = "import os, untwine; print(os.environ['OMP_WAIT_POLICY'], os.environ.get('GOMP_SPINCOUNT', '-'))"
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True).stdout
+    return tuple(out.split())
 
 
-def test_openmp_threads_sleep_unless_the_user_says_otherwise():
-    assert _policy(None) == "PASSIVE"
-    assert _policy("ACTIVE") == "ACTIVE"
+def test_openmp_threads_spin_briefly_then_sleep_unless_the_user_says_otherwise():
+    assert _openmp_env() == ("PASSIVE", "10000")
+    assert _openmp_env(OMP_WAIT_POLICY="ACTIVE") == ("ACTIVE", "-")  # the user's spinning is not bounded
+    assert _openmp_env(GOMP_SPINCOUNT="0") == ("PASSIVE", "0")

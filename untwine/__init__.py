@@ -10,7 +10,8 @@ import os
 # (GOMP_SPINCOUNT=10000, a few microseconds) and then sleep: as fast as spinning when quiet, no slower
 # than sleeping under load. No numbers change. This only takes effect when untwine is imported
 # before torch (as by the ``untwine`` command); set either variable yourself to override.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-os.environ.setdefault("GOMP_SPINCOUNT", "10000")
+if "OMP_WAIT_POLICY" not in os.environ:  # a policy of the user's own is left as it is
+    os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    os.environ.setdefault("GOMP_SPINCOUNT", "10000")
 
 __version__ = "0.1.0"
