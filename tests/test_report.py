@@ -47,3 +47,14 @@ def test_report_renders_in_headless_chromium(report, tmp_path):
     assert m, "the page's load handler did not run"
     loaded, total = map(int, m.groups())
     assert total == 12 and loaded == total  # every figure of the report, decoded by the browser
+
+
+def test_unused_latents_get_no_factor_label():
+    """A latent at the prior (KL ~ 0) moves nothing in a traversal, whatever MIG's histogram says."""
+    import numpy as np
+
+    from untwine.viz.report import ACTIVE_MIN_KL, _active
+
+    kl = np.array([0.0, ACTIVE_MIN_KL / 2, ACTIVE_MIN_KL, 2.5])
+    assert [_active(kl, j) for j in range(4)] == [False, False, True, True]
+    assert _active(None, 0)  # KL unknown (a method without a Gaussian posterior): labels as before

@@ -146,14 +146,15 @@ def write_report(
         rows = []
         for j in order:
             label = f"z<sub>{j}</sub>" + (f" &middot; KL {kl[j]:.2f}" if kl is not None else "")
-            if held["labels"][j] is not None:
+            if held["labels"][j] is not None and _active(kl, j):
                 label += f" &middot; <b>{html.escape(held['labels'][j])}</b> ({held['nmi'][j].max():.2f})"
             rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 34 * traversal_steps)}</td></tr>")
         traversal_tables.append(f"<div><table class='trav'>{''.join(rows)}</table><div class='sub'>start: image {int(start)}</div></div>")
     lo, hi = float(values.min()), float(values.max())
 
     heatmap = mi_heatmap_png(held["nmi"], held["factor_names"], [int(j) for j in order])
-    shown = [int(j) for j in order if held["nmi"][j].max() >= LABEL_MIN_NMI][:8] or [int(j) for j in order[:3]]
+    shown = ([int(j) for j in order if held["nmi"][j].max() >= LABEL_MIN_NMI and _active(kl, j)][:8]
+             or [int(j) for j in order[:3]])
     responses = response_curves_png(held["codes"], held["classes"], dataset, held["factors"], shown)
     curves = _loss_curves_png(history)
     cfg_rows = _flatten({k: v for k, v in config.items()})
@@ -184,7 +185,7 @@ def write_report(
         f"from {lo:.2f} to {hi:.2f} while the others keep the code of the start image; rows sorted by the mean "
         "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused). A bold name is "
         "the factor the latent holds most information about (normalised MI in brackets, Figure 3); unlabelled rows hold "
-        f"none (below {LABEL_MIN_NMI}).</figcaption></figure>",
+        f"none (below {LABEL_MIN_NMI}) or are unused (KL below {ACTIVE_MIN_KL}).</figcaption></figure>",
         "<h2>Which latent holds which factor</h2>",
         f"<p>{_captured_sentence(held)}</p>",
         f"<figure>{_img(heatmap, 'normalised mutual information', cls='')}<figcaption><b>Figure 3.</b> Mutual information "
@@ -217,6 +218,15 @@ def write_report(
 _META = ("environment", "evaluated_at_step", "evaluation_seed", "evaluations")  # metrics.json keys that are no scores
 
 LABEL_MIN_NMI = 0.05  # a latent with less normalised MI than this about every factor holds none
+ACTIVE_MIN_KL = 0.01  # nats: a latent whose posterior stays at the prior is unused, and its traversal moves nothing
+
+
+def _active(kl: np.ndarray | None, j: int) -> bool:
+    """Whether latent ``j`` is used (mean KL to the prior at least ACTIVE_MIN_KL; True when unknown).
+
+    MIG's histogram estimator bins each latent over its own range, so an unused latent's tiny
+    wobble can still show a normalised MI of 0.05-0.1: such a latent is not labelled with a factor."""
+    return kl is None or float(kl[j]) >= ACTIVE_MIN_KL
 
 _L19 = "Locatello et al. 2019, ICML, score distributions of six unsupervised methods at 300k steps, read approximately"
 _S004 = "seed 004 (Table 1, FactorVAE gamma 10, independent factors)"
