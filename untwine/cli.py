@@ -22,14 +22,17 @@ import yaml
 from .io import OS_ERROR_FIXES
 from .records import ConfigError, FieldSpec, Record, hp
 
-# The demo's model, chosen on the frontier of experiments/demo_frontier (MIG and factors captured
-# against CPU minutes): Ada-GVAE on pairs of images that differ in k random factors (weak supervision,
-# Locatello et al. 2020), beta 4, lr 1e-3 (10x the paper's 1e-4: minutes, not hours), 32 pairs a step.
+# The demo's model, chosen on the frontier of experiments/demo_frontier (MIG and factors captured by
+# a latent of their own, against the demo's training minutes, 3 seeds): Ada-GVAE on pairs of images
+# that differ in k random factors (weak supervision, Locatello et al. 2020), beta 4, lr 1e-3 (10x the
+# paper's 1e-4: minutes, not hours), 32 pairs a step, 6,400 steps (about 4 minutes on 2 cores in bf16).
+# It is the best measured, not a configuration that meets issue 16's bar on every seed: see the
+# frontier's README. experiments/demo_frontier/config.yaml names it (`demo:`), and a test checks both agree.
 DEMO_METHOD = "ada_gvae"
 DEMO_LABEL = "Ada-GVAE (pairs that share factors)"
 DEMO_HPARAMS = {"beta": 4.0, "latent_dim": 10, "lr": 1e-3}
 DEMO_BATCH = 32  # pairs: 64 images a step
-DEMO_STEPS = 2400
+DEMO_STEPS = 6400
 DEMO_METRICS = "mig,sap,dci,irs,modularity,unsupervised,factors_captured"  # one shared table of codes
 
 
