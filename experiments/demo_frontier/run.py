@@ -119,8 +119,8 @@ def report(cfg: dict, runs: Path, out: Path) -> None:
         if xs:
             ax.plot(xs, ys, "o-", label=name)
     ax.axhline(0.2, color="#999", ls="--", lw=1)
-    ax.set_xlabel("training minutes at the demo's 2 threads (steps x images a step / measured images/s)")
-    ax.set_ylabel("MIG (median over seeds)")
+    ax.set_xlabel("training minutes at the demo's 2 threads (from measured images/s)")
+    ax.set_ylabel("MIG (median over the seeds run)")
     ax.set_title("dSprites: MIG against training time")
     ax.legend(fontsize=8)
     ax.grid(alpha=0.3)
