@@ -163,3 +163,18 @@ def test_a_run_resumed_with_auto_keeps_its_own_precision(tmp_path, tiny, monkeyp
 
     with pytest.raises(RunDirError, match="precision"):
         train(config("beta_vae", precision="fp32", steps=4), tmp_path / "run", resume=True, progress=False, dataset=tiny)
+
+
+def test_native_probe_on_cuda_asks_for_hardware_bf16_not_emulation(monkeypatch):
+    """No GPU here: the CUDA branch of the probe is checked against a simulated torch.cuda."""
+    asked = []
+
+    def supported(including_emulation=True):
+        asked.append(including_emulation)
+        return capability[0] >= 8 or including_emulation
+
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", supported)
+    for capability, expected in (((7, 5), False), ((8, 0), True), ((9, 0), True)):
+        assert P.native_bf16("cuda") is expected
+        assert P.resolve_precision("auto", "cuda") == ("bf16" if expected else "fp32")
+    assert asked and not any(asked)  # emulated bf16 never counts as native

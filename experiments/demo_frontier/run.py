@@ -67,15 +67,17 @@ def run_job(job: dict, cfg: dict, runs: Path, dataset) -> list[dict]:
     return rows
 
 
-def measure_rates(cfg: dict, out: Path, steps: int = 300, threads: int = 2) -> dict[str, float]:
+def measure_rates(cfg: dict, out: Path, steps: int = 300, threads: int = 2, only: list[str] | None = None) -> dict[str, float]:
     """Steady-state training images/s of each candidate as ``make run`` trains (``threads`` threads,
     default precision), on a quiet machine: the frontier's time axis is steps x images per step / rate,
     so that it reads as minutes of the demo's training whatever else ran beside the study."""
     import tempfile
 
-    rates: dict[str, float] = {}
-    per_step: dict[str, int] = {}
-    names = list(cfg["candidates"])
+    path = out / "rates.json"
+    known = json.loads(path.read_text()) if only and path.is_file() else {}  # --only: add to the rates measured
+    rates: dict[str, float] = dict(known.get("images_per_second", {}))
+    per_step: dict[str, int] = dict(known.get("images_per_step", {}))
+    names = only or list(cfg["candidates"])
     for name in [names[0]] + names:  # the first training of a process runs ~15% slow: a throwaway warm-up
         c = cfg["candidates"][name]
         config = TrainConfig(method=c["method"], dataset="dsprites", dataset_options=c.get("dataset_options", {}),
@@ -86,7 +88,7 @@ def measure_rates(cfg: dict, out: Path, steps: int = 300, threads: int = 2) -> d
         rates[name] = float(np.median([row["images_per_second"] for row in r.history[2:]]))
         per_step[name] = c["batch_size"] * (2 if any(s.kind == "pairs" for s in r.method.streams().values()) else 1)
         print(f"{name}: {rates[name]:.0f} images/s, {per_step[name]} images a step", flush=True)
-    atomic_write_json(out / "rates.json", {"threads": threads, "steps": steps, "images_per_second": rates,
+    atomic_write_json(path, {"threads": threads, "steps": steps, "images_per_second": rates,
                                            "images_per_step": per_step})
     return rates
 
@@ -143,7 +145,7 @@ def main() -> None:
     runs = Path(args.runs)
     if args.rates:
         (HERE / "results").mkdir(exist_ok=True)
-        measure_rates(cfg, HERE / "results")
+        measure_rates(cfg, HERE / "results", only=args.only.split(",") if args.only else None)
         return
     if args.report:
         report(cfg, runs, HERE / "results")
