@@ -303,7 +303,7 @@ def cmd_report(argv: Sequence[str]) -> int:
 
 
 def cmd_demo(argv: Sequence[str]) -> int:
-    from .train import RunDir, TrainConfig, evaluate_run, load_run, train
+    from .train import RunDir, TrainConfig, evaluate_run, train
     from .viz import report_run
     from .viz.report import latents_and_factors
 
@@ -324,11 +324,10 @@ def cmd_demo(argv: Sequence[str]) -> int:
     _check_out_dir(args.out)
     resume = RunDir(out).checkpoint.is_file()  # a failed start (no checkpoint) starts afresh
     print(f"[1/3] training {DEMO_LABEL} on dSprites for {args.steps} steps -> {out}" + (" (resuming)" if resume else ""))
-    train(config, out, resume=resume)
+    run = train(config, out, resume=resume)
     print("[2/3] evaluating")
     scores = evaluate_run(out, metrics, args.seed)
     _print_table(scores)
-    run = load_run(out)
     held = latents_and_factors(run.method, run.dataset, seed=args.seed)
     got = sum(a["captured"] for a in held["assignment"])
     print(f"which latent holds which factor ({got} of {len(held['assignment'])} captured by a latent of their own):")

@@ -18,11 +18,9 @@ def bernoulli_reconstruction(logits: torch.Tensor, x: torch.Tensor, subtract_ent
     if not subtract_entropy:  # the batch mean of per-sample sums, in one reduction (no per-pixel loss tensor)
         return F.binary_cross_entropy_with_logits(logits, x, reduction="sum") / logits.shape[0]
     loss = F.binary_cross_entropy_with_logits(logits, x, reduction="none").flatten(1).sum(1)
-    if subtract_entropy:
-        xc = x.clamp(1e-7, 1 - 1e-7)
-        entropy = -(xc * xc.log() + (1 - xc) * (1 - xc).log()).flatten(1).sum(1)
-        loss = loss - entropy
-    return loss.mean()
+    xc = x.clamp(1e-7, 1 - 1e-7)
+    entropy = -(xc * xc.log() + (1 - xc) * (1 - xc).log()).flatten(1).sum(1)
+    return (loss - entropy).mean()
 
 
 def gaussian_reconstruction(logits: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
