@@ -228,6 +228,7 @@ def _active(kl: np.ndarray | None, j: int) -> bool:
     wobble can still show a normalised MI of 0.05-0.1: such a latent is not labelled with a factor."""
     return kl is None or float(kl[j]) >= ACTIVE_MIN_KL
 
+
 _L19 = "Locatello et al. 2019, ICML, score distributions of six unsupervised methods at 300k steps, read approximately"
 _S004 = "seed 004 (Table 1, FactorVAE gamma 10, independent factors)"
 # metric key prefix -> (what it means, in one line; published values on dSprites for context)
