@@ -60,3 +60,8 @@ class ToyEncoder(torch.nn.Module):
         if self.noise:
             z[:, : z.shape[1] - self.extra] += self.noise * self.table[idx, : z.shape[1] - self.extra]
         return z.float()
+
+    def decode(self, z):
+        """Logits of an image-shaped reconstruction: a fixed linear read-out of the codes."""
+        w = torch.linspace(-1.0, 1.0, z.shape[1] * len(self.dataset.factor_sizes), dtype=z.dtype)
+        return (z @ w.reshape(z.shape[1], -1)).reshape(z.shape[0], *self.dataset.image_shape)

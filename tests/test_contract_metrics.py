@@ -48,6 +48,9 @@ class _Permuted(torch.nn.Module):
     def encode(self, x):
         return self.inner.encode(x)[:, self.perm]
 
+    def decode(self, z):
+        return self.inner.decode(z[:, torch.argsort(self.perm)])
+
 
 class _NaNEncoder(torch.nn.Module):
     def __init__(self, inner, latent=0):
@@ -58,6 +61,9 @@ class _NaNEncoder(torch.nn.Module):
         z = self.inner.encode(x).clone()
         z[:, self.latent] = float("nan")
         return z
+
+    def decode(self, z):
+        return self.inner.decode(z)
 
 
 def _run(spec, encoder, ds, seed=0):

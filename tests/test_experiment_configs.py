@@ -1,15 +1,16 @@
-"""The committed experiment configs: they validate, they still describe the committed results
-(same values, same weight init), and seed 001's reference profile is the run of decisions.md."""
+"""The committed experiment configs and study files: they validate, they still describe the committed
+results (same trials, same weight init), and seed 001's reference profile is the run of decisions.md."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
 import pytest
 import yaml
 
-from untwine.methods import get_method_class
+from untwine.studies import load_study
 
 EXPERIMENTS = Path(__file__).resolve().parents[1] / "experiments"
 SEED001 = EXPERIMENTS / "seed001_wela_blobs"
@@ -20,42 +21,39 @@ def _load(path: Path) -> dict:
     return yaml.safe_load(path.read_text())
 
 
-def _seed001_records(cfg: dict) -> dict:
-    return {m["name"]: get_method_class(m["method"]).Hyperparameters.from_dict({**cfg["common"], **m["hparams"]})
-            for m in cfg["models"]}
-
-
-def _seed002_records(cfg: dict) -> dict:
-    out = {}
-    for method, sweep in cfg["sweeps"].items():
-        for v in sweep["values"]:
-            values = {**cfg["common"], **sweep.get("fixed", {}), sweep["param"]: v}
-            out[f"{method} {sweep['param']}={v:g}"] = get_method_class(method).Hyperparameters.from_dict(values)
-    return out
-
-
 def test_seed001_reference_profile_is_the_authors_code_run():
     """decisions.md (Metrics, Blobs): the paper's network, 2,400 steps at batch 256, many seeds."""
-    cfg = _load(SEED001 / "reference.yaml")
-    assert cfg["steps"] == 2400 and cfg["batch_size"] == 256 and len(cfg["seeds"]) >= 10
-    for name, h in _seed001_records(cfg).items():
-        assert h.encoder_hidden == (1200, 1200) and h.decoder_hidden == (1200, 1200), name
-        assert h.activation == "tanh" and h.lr == 1e-4 and h.init == "glorot" and h.beta == 40.0, name
+    study = load_study(SEED001 / "study.yaml", profile="reference")
+    trials = study.trials()
+    assert {t.config["steps"] for t in trials} == {2400} and {t.config["batch_size"] for t in trials} == {256}
+    assert len({t.seed for t in trials}) >= 10
+    for t in trials:
+        h = t.train_config().method_hparams()
+        assert h.encoder_hidden == (1200, 1200) and h.decoder_hidden == (1200, 1200), t.label
+        assert h.activation == "tanh" and h.lr == 1e-4 and h.init == "glorot" and h.beta == 40.0, t.label
 
 
-@pytest.mark.parametrize("folder,records,init", [(SEED001, _seed001_records, "glorot"), (SEED002, _seed002_records, "torch")])
-def test_config_still_describes_committed_results(folder, records, init):
-    """Re-running config.yaml reproduces results/: same values and the weight init the runs used."""
-    cfg = _load(folder / "config.yaml")
-    committed = json.loads((folder / "results" / "results.json").read_text())["config"]
-    for key in committed:
-        if key == "common":  # config.yaml may pin values the committed runs had by default
-            for k, v in committed["common"].items():
-                assert cfg["common"][k] == v, k
-        else:
-            assert cfg[key] == committed[key], key
-    for name, h in records(cfg).items():
-        assert h.init == init, name
+@pytest.mark.parametrize("folder,init,count", [(SEED001, "glorot", 9), (SEED002, "torch", 6)])
+def test_the_cpu_profile_is_the_committed_results(folder, init, count):
+    """`untwine study run FOLDER/study.yaml` (profile cpu) made results/: the same trials, labels and seeds,
+    the weight init the runs used, fp32 (machine-independent), and every trial in the committed table."""
+    study = load_study(folder / "study.yaml")
+    assert study.profile == "cpu"
+    trials = study.trials()
+    assert len(trials) == count
+    for t in trials:
+        c = t.train_config()
+        assert c.method_hparams().init == init and c.precision == "fp32" and c.threads == 1, t.label
+    with open(folder / "results" / "results.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert sorted((r["label"], int(r["seed"])) for r in rows) == sorted((t.label, t.seed) for t in trials)
+
+
+@pytest.mark.parametrize("folder,count", [(SEED001, 150 + 50 * 7 - 100), (SEED002, 5 * (9 + 8 + 8))])
+def test_paper_profiles_expand_and_validate(folder, count):
+    """The paper's settings (steps, grids, seeds) are valid trials, ready for `--profile paper --ray auto`."""
+    trials = load_study(folder / "study.yaml", profile="paper").trials()
+    assert len(trials) == count and len({t.id for t in trials}) == count
 
 
 SEED003 = EXPERIMENTS / "seed003_groups"

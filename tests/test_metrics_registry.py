@@ -196,8 +196,8 @@ def test_the_decoder_reaches_a_metric_that_needs_it(scratch_registry):
     assert seen["decode"] == model.decode and model.decoded == 5
     assert evaluate(CodeTable(model, ds), ds, ["toy_decoder"]) == {"toy_decoder": 7.0}  # through a table too
     with pytest.raises(MetricOptionError, match="needs a decoder"):
-        evaluate(ToyEncoder(ds), ds, ["toy_decoder"])  # no decode
-    assert "toy_decoder" not in resolve_options("all", model=ToyEncoder(ds))
+        evaluate(ToyEncoder(ds).encode, ds, ["toy_decoder"])  # an encode function: no decode
+    assert "toy_decoder" not in resolve_options("all", model=ToyEncoder(ds).encode)
     assert "toy_decoder" in resolve_options("all", model=model)
 
 

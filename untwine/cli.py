@@ -341,6 +341,70 @@ def cmd_demo(argv: Sequence[str]) -> int:
     return 0
 
 
+def _study_parser(action: str, description: str) -> _Parser:
+    p = _Parser(prog=f"untwine study {action}", description=description)
+    p.add_argument("file", help="the study's YAML file (schema: docs/studies.md)")
+    p.add_argument("--profile", help="a profile of the file (e.g. cpu, paper; default: the file's default_profile)")
+    p.add_argument("--out", help="the study directory (default: the file's `out`, else FILE_STEM.study next to it)")
+    return p
+
+
+def cmd_study(argv: Sequence[str]) -> int:
+    actions = ("run", "status", "results", "report")
+    if not argv or argv[0] in ("-h", "--help") or argv[0] not in actions:
+        print("usage: untwine study {run,status,results,report} FILE [--profile P]  (untwine study ACTION --help)")
+        if argv and argv[0] not in ("-h", "--help"):
+            close = difflib.get_close_matches(argv[0], actions, n=1)
+            raise UsageError(f"unknown study action {argv[0]!r}" + (f"; did you mean {close[0]!r}?" if close else "")
+                             + f"; choose from {', '.join(actions)}")
+        return 0
+    from . import studies
+
+    action, rest = argv[0], argv[1:]
+    if action == "run":
+        p = _study_parser("run", "Train and score every trial of a study not yet done (local workers or Ray).")
+        p.add_argument("--workers", type=int, help="local worker processes (default: cores / threads per trial)")
+        p.add_argument("--ray", metavar="ADDRESS", help="run on a Ray cluster: HOST:PORT, auto, or local (start Ray "
+                                                          "here); needs pip install 'untwine[ray]'")
+        p.add_argument("--gpus-per-trial", type=float, default=0.0, help="with --ray: GPU share per trial, e.g. 0.25 "
+                                                                          "(four trials on one GPU) (default 0)")
+        p.add_argument("--retries", type=int, default=1, help="with --ray: Ray's retries of a trial whose worker "
+                                                              "died (default 1)")
+        p.add_argument("--dry-run", action="store_true", help="list the trials and what is done; run nothing")
+        args = p.parse_args(rest)
+        study = studies.load_study(args.file, profile=args.profile, out=args.out)
+        if args.dry_run:
+            frame = studies.load(study)
+            for r in frame.itertuples():
+                print(f"{r.status:<11} {r.label} seed {r.seed} ({r.id})")
+            print(f"{len(frame)} trials; {(frame['status'] == 'done').sum()} done -> {study.directory}")
+            return 0
+        summary = studies.run_study(study, workers=args.workers, ray_address=args.ray,
+                                    gpus_per_trial=args.gpus_per_trial, retries=args.retries)
+        return 1 if summary.failed else 0
+    p = _study_parser(action, {"status": "Progress of a study: done, running, failed, missing trials.",
+                               "results": "The results table of a study (Markdown or CSV).",
+                               "report": "Write the study's HTML report (trade-offs, per-hyperparameter plots, "
+                                         "rank correlations, traversals, table)."}[action])
+    if action == "results":
+        p.add_argument("--format", choices=("md", "csv"), default="md", help="table format (default md)")
+        p.add_argument("--columns", help="comma-separated score columns (default: every score)")
+    if action == "report":
+        p.add_argument("--html", help="where to write the report (default STUDY_DIR/report.html)")
+    args = p.parse_args(rest)
+    study = studies.load_study(args.file, profile=args.profile, out=args.out)
+    if action == "status":
+        print(studies.status_text(study))
+    elif action == "results":
+        cols = [c.strip() for c in args.columns.split(",") if c.strip()] if args.columns else None
+        print(studies.results_table(study, cols, args.format), end="")
+    else:
+        from .studies.report import report_study
+
+        print(f"wrote {report_study(study, args.html)}")
+    return 0
+
+
 def cmd_list(argv: Sequence[str]) -> int:
     from .data import available_datasets
     from .methods import available_methods
@@ -371,12 +435,15 @@ COMMANDS = {
     "report": cmd_report,
     "demo": cmd_demo,
     "list": cmd_list,
+    "study": cmd_study,
 }
 
 # what to do after Ctrl-C, per command (only train keeps a checkpoint to continue from)
 _INTERRUPTED = {
     "train": "interrupted; to continue, run the same command with --resume",
     "demo": "interrupted; run `untwine demo` again with the same --out to continue",
+    "study": "interrupted; run the same `untwine study run` again: finished trials are kept, interrupted ones "
+             "continue from their checkpoints",
 }
 
 

@@ -50,6 +50,14 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
     return dataset
 
 
+def check_dataset_options(name: str, options: dict) -> None:
+    """Raise a ValueError for an unknown dataset or an option it does not take (nothing is built)."""
+    key = name.lower().replace("-", "_")
+    if key not in _DATASETS:
+        raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
+    check_options(_DATASETS[key], {k: v for k, v in options.items() if k != "groups"}, f"dataset {name!r}")
+
+
 def check_options(fn: Callable, options: dict, what: str, positional: tuple[str, ...] = ("self",)) -> None:
     """Raise a ValueError naming the valid options when ``options`` has keys ``fn`` does not accept."""
     params = inspect.signature(fn).parameters

@@ -24,6 +24,7 @@ from .beta_vae_score import beta_vae_score
 from .factor_vae_score import factor_vae_score
 from .group_mig import group_mig
 from .polar import polar_cartesian_mse
+from .reconstruction import reconstruction
 from .utils import discrete_entropy, discrete_mutual_info, histogram_discretize
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "assign_factors",
     "available_metrics",
     "beta_vae_score",
+    "reconstruction",
     "completeness",
     "dci",
     "dci_importance",

@@ -1,0 +1,39 @@
+"""A study's own analysis functions, named in its file (``analysis: {file, score, summary}``).
+
+``score(run, dataset) -> dict[str, float]``: extra scores of one trained run (a
+:class:`~untwine.train.RunResult` and its dataset), computed in the worker after the metrics and
+stored with them. ``summary(frame, study) -> None``: after ``untwine study run`` (and by
+``untwine study report``), writes the study's own tables and figures from the results
+DataFrame (:func:`untwine.studies.load`).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any, Callable
+
+_MODULES: dict[str, Any] = {}
+
+
+def load_function(file: str | Path, name: str) -> Callable[..., Any]:
+    """The function ``name`` of the Python file ``file`` (imported once per process)."""
+    file = str(Path(file).resolve())
+    if file not in _MODULES:
+        module_name = f"untwine_study_analysis_{abs(hash(file))}"
+        spec = importlib.util.spec_from_file_location(module_name, file)
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot import {file}")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        try:
+            spec.loader.exec_module(module)
+        except BaseException:
+            del sys.modules[module_name]
+            raise
+        _MODULES[file] = module
+    fn = getattr(_MODULES[file], name, None)
+    if not callable(fn):
+        raise AttributeError(f"{file} defines no function {name!r}")
+    return fn
