@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -46,3 +49,21 @@ def shared_dir():
     if not SHARED.is_dir():
         pytest.skip("../shared is not present (a user's clone does not have it)")
     return SHARED
+
+
+def images_loaded_in_chromium(page: Path, tmp_path: Path) -> tuple[int, int]:
+    """(images decoded, images) of an HTML report opened in headless Chromium (skips without Chromium).
+
+    The reports count their decoded images in a ``data-images-loaded="N/M"`` attribute on load.
+    """
+    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
+    if exe is None:
+        pytest.skip("Chromium is not installed (Debian package 'chromium')")
+    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", page.as_uri()]
+    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
+    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
+    assert m, "the page's load handler did not run"
+    loaded, total = map(int, m.groups())
+    return loaded, total

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import numpy as np
@@ -142,17 +141,20 @@ def test_sampling_metrics_take_num_test_under_its_own_name():
     assert other != suite  # the size reaches the metric
 
 
-def test_seed002_experiment_rejects_a_misspelt_metric_option_before_training():
-    here = ROOT / "experiments" / "seed002_dip_tradeoff"
-    spec = importlib.util.spec_from_file_location("seed002_run", here / "run.py")
-    run = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(run)
+def test_seed002_study_rejects_a_misspelt_metric_option_before_training(tmp_path):
     import yaml
 
-    cfg = yaml.safe_load((here / "config.yaml").read_text())
-    run.check_metric_spec(cfg["evaluation"]["metrics"])  # the committed config is valid
-    with pytest.raises(SystemExit, match="evaluation.metrics.zdiff: metric 'beta_vae_score' has no option 'clasifier'"):
-        run.check_metric_spec({"zdiff": {"metric": "beta_vae_score", "clasifier": "linear_svm"}})
+    from untwine.studies import StudyError, load_study
+
+    here = ROOT / "experiments" / "seed002_dip_tradeoff"
+    assert load_study(here / "study.yaml").metrics["zdiff"]["classifier"] == "linear_svm"  # the committed file is valid
+    spec = yaml.safe_load((here / "study.yaml").read_text())
+    spec["evaluation"]["metrics"]["zdiff"]["clasifier"] = spec["evaluation"]["metrics"]["zdiff"].pop("classifier")
+    spec.pop("analysis")
+    bad = tmp_path / "study.yaml"
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(StudyError, match="evaluation.metrics.zdiff: metric 'beta_vae_score' has no option 'clasifier'"):
+        load_study(bad)
 
 
 # ---- dispatch on needs --------------------------------------------------------------------------

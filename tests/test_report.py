@@ -2,10 +2,9 @@
 
 import base64
 import re
-import shutil
-import subprocess
 
 import pytest
+from conftest import images_loaded_in_chromium
 
 from untwine.train import TrainConfig, train
 from untwine.viz.report import write_report
@@ -36,16 +35,7 @@ def test_report_is_self_contained_and_complete(report):
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if exe is None:
-        pytest.skip("Chromium is not installed (Debian package 'chromium')")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
-    assert m, "the page's load handler did not run"
-    loaded, total = map(int, m.groups())
+    loaded, total = images_loaded_in_chromium(report, tmp_path)
     assert total == 12 and loaded == total  # every figure of the report, decoded by the browser
 
 

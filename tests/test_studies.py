@@ -172,6 +172,11 @@ def test_a_study_runs_records_every_result_once_and_a_rerun_does_nothing(tmp_pat
     again = run_study(study, workers=2, log=None)
     assert again.already_done == 6 and not again.done
     assert (load(path)["attempts"] == 1).all()
+    rescored = run_study(study, workers=2, log=None, rescore=True)  # loaded and scored again, not retrained
+    assert len(rescored.done) == 6
+    after = load(path)
+    assert (after["attempts"] == 2).all() and list(after["mig"]) == list(frame["mig"])
+    assert list(after["train_seconds"]) == list(frame["train_seconds"])
     assert cli.main(["study", "status", str(path)]) == 0
     assert "6 done, 0 missing" in capsys.readouterr().out
     assert cli.main(["study", "results", str(path), "--format", "csv"]) == 0
@@ -217,6 +222,13 @@ def _children(pid: int) -> list[int]:
             if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
                 out.append(int(entry.name))
     return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return (Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]) != "Z"
+    except OSError:
+        return False
 
 
 def _wait_for(condition, timeout: float = 120.0, what: str = "condition"):
@@ -270,8 +282,10 @@ def test_sigkill_of_a_worker_and_of_the_study_loses_nothing_finished(tmp_path):
                             start_new_session=True)
     try:
         assert _wait_for(lambda: _checkpointed_running_trial(study, attempt=2), what="the retry's checkpoint") == victim
-        os.killpg(proc.pid, signal.SIGKILL)
+        workers = _children(proc.pid)
+        os.kill(proc.pid, signal.SIGKILL)  # the coordinator alone: its workers must not train on as orphans
         proc.wait(timeout=60)
+        _wait_for(lambda: not any(_alive(p) for p in workers), timeout=30, what="the orphaned workers to die")
     finally:
         proc.kill()
     assert load(path).set_index("id").loc[victim, "status"] == "interrupted"
@@ -283,6 +297,23 @@ def test_sigkill_of_a_worker_and_of_the_study_loses_nothing_finished(tmp_path):
     assert all(r["status"] == "done" for r in rows.values())
     assert {i: rows[i]["finished_at"] for i in done_before} == done_before  # finished trials were not redone
     assert rows[victim]["attempts"] == 3
+
+
+@pytest.mark.integration
+def test_sigterm_releases_the_running_trial(tmp_path):
+    path = write_study(tmp_path, seeds=[0], train={**TINY["train"], "steps": 3000, "checkpoint_every": 100},
+                       methods=[{"method": "beta_vae"}])
+    study = load_study(path)
+    proc = subprocess.Popen([sys.executable, "-m", "untwine.cli", "study", "run", str(path)], cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        _wait_for(lambda: _checkpointed_running_trial(study), what="a checkpoint")
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+    assert proc.returncode == 130 and "interrupted" in err
+    assert list(load(path)["status"]) == ["missing"]  # released at once: the next run continues it
 
 
 @pytest.mark.integration
@@ -314,3 +345,17 @@ def test_a_ray_study_gives_the_local_results(tmp_path):
     local, on_ray = load(path, out=tmp_path / "local"), load(path, out=tmp_path / "ray")
     cols = ["id", "label", "seed", "status", "mig", "sap", "train.loss"]
     assert local[cols].equals(on_ray[cols])
+
+
+def test_gpu_shares_need_ray_and_trials_on_a_gpu(tmp_path, capsys):
+    path = write_study(tmp_path)
+    assert cli.main(["study", "run", str(path), "--gpus-per-trial", "0.5"]) == 2
+    assert "add --ray" in capsys.readouterr().err
+    assert cli.main(["study", "run", str(path), "--gpus-per-trial", "0.5", "--ray", "auto"]) == 2
+    assert "train.device: cpu" in capsys.readouterr().err  # checked before connecting to anything
+    assert not (tmp_path / "study.study").exists()
+
+
+def test_unknown_study_action_suggests_the_right_one(capsys):
+    assert cli.main(["study", "statu", "x.yaml"]) == 2
+    assert "did you mean 'status'" in capsys.readouterr().err

@@ -2,12 +2,11 @@
 
 import base64
 import re
-import shutil
-import subprocess
 
 import numpy as np
 import pandas as pd
 import pytest
+from conftest import images_loaded_in_chromium
 
 from untwine.studies import load, load_study, run_study
 from untwine.studies.results import BASE_COLUMNS, score_columns, status_counts, swept_columns
@@ -144,14 +143,5 @@ def test_degrades_without_reconstruction_nan_scores_one_seed_and_a_lost_run(fram
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
-    exe = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if exe is None:
-        pytest.skip("Chromium is not installed (Debian package 'chromium')")
-    cmd = [exe, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom", report.as_uri()]
-    dom = subprocess.run(cmd, capture_output=True, text=True, timeout=120).stdout
-    m = re.search(r'data-images-loaded="(\d+)/(\d+)"', dom)
-    assert m, "the page's load handler did not run"
-    loaded, total = map(int, m.groups())
+    loaded, total = images_loaded_in_chromium(report, tmp_path)
     assert total == 5 and loaded == total  # every figure of the report, decoded by the browser

@@ -370,6 +370,8 @@ def cmd_study(argv: Sequence[str]) -> int:
                                                                           "(four trials on one GPU) (default 0)")
         p.add_argument("--retries", type=int, default=1, help="with --ray: Ray's retries of a trial whose worker "
                                                               "died (default 1)")
+        p.add_argument("--rescore", action="store_true", help="score the done trials again too (loaded, not "
+                                                              "retrained), e.g. after a metric changed")
         p.add_argument("--dry-run", action="store_true", help="list the trials and what is done; run nothing")
         args = p.parse_args(rest)
         study = studies.load_study(args.file, profile=args.profile, out=args.out)
@@ -379,8 +381,14 @@ def cmd_study(argv: Sequence[str]) -> int:
                 print(f"{r.status:<11} {r.label} seed {r.seed} ({r.id})")
             print(f"{len(frame)} trials; {(frame['status'] == 'done').sum()} done -> {study.directory}")
             return 0
+        import signal
+
+        def _terminated(signum, frame):  # SIGTERM (a scheduler's stop): as Ctrl-C, the running trials are released
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, _terminated)
         summary = studies.run_study(study, workers=args.workers, ray_address=args.ray,
-                                    gpus_per_trial=args.gpus_per_trial, retries=args.retries)
+                                    gpus_per_trial=args.gpus_per_trial, retries=args.retries, rescore=args.rescore)
         return 1 if summary.failed else 0
     p = _study_parser(action, {"status": "Progress of a study: done, running, failed, missing trials.",
                                "results": "The results table of a study (Markdown or CSV).",

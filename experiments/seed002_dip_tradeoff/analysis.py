@@ -23,18 +23,23 @@ RECON = "reconstruction.mse_per_pixel"
 
 
 def summary(frame, study) -> None:
-    out = HERE / "results" / (study.profile or "base") if study.profile not in (None, "cpu") else HERE / "results"
+    out = HERE / "results" if study.profile in (None, "cpu") else HERE / f"results_{study.profile}"
     out.mkdir(parents=True, exist_ok=True)
     cols = ["label", "method", "seed", RECON, "reconstruction.bce_per_image", *SCORES, "zdiff.train_accuracy",
             "train_seconds", "eval_seconds"]
     atomic_write_text(out / "results.csv", frame[cols].to_csv(index=False, float_format="%.6g"))
     lines = ["| run | seed | recon MSE / pixel | recon BCE / image | " + " | ".join(SCORES.values()) + " |",
              "|" + "---|" * (4 + len(SCORES))]
-    for r in frame.itertuples(index=False):
-        row = r._asdict() if hasattr(r, "_asdict") else dict(zip(frame.columns, r))
-        vals = frame.loc[frame["id"] == row["id"]].iloc[0]
+    for _, vals in frame.iterrows():
         lines.append(f"| {vals['label']} | {vals['seed']} | {vals[RECON]:.4f} | {vals['reconstruction.bce_per_image']:.1f} | "
                      + " | ".join(f"{vals[k]:.4f}" for k in SCORES) + " |")
+    if frame["seed"].nunique() > 1:
+        keys = [RECON, *SCORES]
+        stats = frame.groupby("label", sort=False)[keys].agg(["mean", "std"])
+        lines += ["", f"Per setting, mean ± standard deviation over {frame['seed'].nunique()} seeds:", "",
+                  "| run | recon MSE / pixel | " + " | ".join(SCORES.values()) + " |", "|" + "---|" * (2 + len(SCORES))]
+        for label, row in stats.iterrows():
+            lines.append(f"| {label} | " + " | ".join(f"{row[(k, 'mean')]:.4f} ± {row[(k, 'std')]:.4f}" for k in keys) + " |")
     lines += ["", "Paper (seed 002, Table 1, 2D Shapes; Z-diff in %, SAP, recon error per pixel):", "",
               "| run | Z-diff | SAP | recon error |", "|---|---|---|---|"]
     lines += [f"| {k} | {v[0]} | {v[1]} | {v[2]} |" for k, v in PAPER.items()]
@@ -56,7 +61,8 @@ def summary(frame, study) -> None:
             sub = frame[frame["method"] == method]
             param = next(c for c in ("beta", "lambda_od") if c in sub and sub[c].notna().all())
             means = sub.groupby(param)[[RECON, key]].mean().sort_values(RECON)
-            ax.plot(means[RECON], means[key], style, label=method)
+            line, = ax.plot(means[RECON], means[key], style, label=f"{method} (mean of seeds)")
+            ax.scatter(sub[RECON], sub[key], s=10, alpha=0.4, color=line.get_color())  # each seed
             for v, (x, y) in means.iterrows():
                 ax.annotate(f"{v:g}", (x, y), fontsize=7, xytext=(3, 3), textcoords="offset points")
         ax.set_xlabel("reconstruction error (MSE per pixel)")

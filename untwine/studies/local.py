@@ -18,7 +18,19 @@ from multiprocessing.connection import wait
 from typing import Any, Callable
 
 
+def _die_with_parent() -> None:
+    """Linux: the kernel kills this worker when the coordinator dies (even by SIGKILL), so no orphan
+    goes on training a trial that the next ``study run`` takes over."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):  # not Linux / no glibc: a worker notices when it asks for its next task
+        pass
+
+
 def _worker_main(conn, threads: int) -> None:
+    _die_with_parent()
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = str(threads)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the coordinator's to handle

@@ -55,6 +55,7 @@ def run_study(
     retries: int = 1,
     log: Callable[[str], None] | None = print,
     summary: bool = True,
+    rescore: bool = False,
 ) -> RunSummary:
     """Run every trial of ``study`` that is not done (see the module docstring).
 
@@ -62,7 +63,8 @@ def run_study(
     threads, at most the number of trials to run). ``ray_address``: run on Ray instead ('auto',
     'local', HOST:PORT); connected to before anything is claimed, so an address that does not
     answer fails with nothing changed. ``summary``: call the study's ``analysis.summary`` at
-    the end when every trial is done.
+    the end when every trial is done. ``rescore``: score the done trials again too (their runs
+    are loaded, not retrained), e.g. after a metric was fixed.
     """
     say = log or (lambda _: None)
     t0 = time.perf_counter()
@@ -74,6 +76,14 @@ def run_study(
         raise StudyError(f"--retries must be >= 0, got {retries}")
     if workers is not None and workers < 1:
         raise StudyError(f"--workers must be >= 1, got {workers}")
+    if gpus_per_trial > 0:
+        on_cpu = sorted({t.label for t in trials if t.config.get("device") == "cpu"})
+        if ray_address is None:
+            raise StudyError("--gpus-per-trial is a Ray resource; add --ray ADDRESS (locally, trials use the device "
+                             "of their train.device setting)")
+        if on_cpu:
+            raise StudyError(f"--gpus-per-trial {gpus_per_trial:g}, but trials {', '.join(on_cpu[:3])} train on the CPU "
+                             "(train.device: cpu); set `train: {device: cuda}` (or auto) in the study file")
     ray = None
     if ray_address is not None:
         from .ray_backend import connect
@@ -88,7 +98,7 @@ def run_study(
     todo = []
     for t in trials:
         r = rows[t.id]
-        if r["status"] == "done" and r["evaluation_key"] == key:
+        if r["status"] == "done" and r["evaluation_key"] == key and not rescore:
             out.already_done += 1
         else:
             todo.append(t)
@@ -104,7 +114,7 @@ def run_study(
     def next_task() -> dict[str, Any] | None:
         while queue:
             t = queue.pop(0)
-            if store.claim(t.id, owner, key):
+            if store.claim(t.id, owner, key, rescore):
                 running[t.id] = t
                 say(f"start  {t.label} seed {t.seed} ({t.id})" + _progress_of(study.runs_dir / t.id, t))
                 return task_of(study, t)

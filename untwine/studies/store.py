@@ -112,15 +112,16 @@ class StudyStore:
             for k, v in (meta or {}).items():
                 db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (k, json.dumps(v)))
 
-    def claim(self, trial_id: str, owner: str, evaluation_key: str) -> bool:
-        """Mark ``trial_id`` running for ``owner`` if nobody else runs it and it is not done; True if claimed."""
+    def claim(self, trial_id: str, owner: str, evaluation_key: str, rescore: bool = False) -> bool:
+        """Mark ``trial_id`` running for ``owner`` if nobody else runs it and it is not done (``rescore``:
+        done trials too); True if claimed."""
         now = time.time()
         with self._transaction() as db:
             row = db.execute("SELECT status, owner, heartbeat, evaluation_key FROM trials WHERE id = ?",
                              (trial_id,)).fetchone()
             if row is None:
                 raise KeyError(f"trial {trial_id} is not in the store {self.path}")
-            if row["status"] == "done" and row["evaluation_key"] == evaluation_key:
+            if row["status"] == "done" and row["evaluation_key"] == evaluation_key and not rescore:
                 return False
             if row["status"] == "running" and row["owner"] != owner and not (
                     _owner_gone(row["owner"]) or (row["heartbeat"] or 0) < now - STALE_SECONDS):
