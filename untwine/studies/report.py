@@ -27,7 +27,9 @@ def report_study(study: Study, path: str | Path | None = None) -> Path:
     if rank_by and rank_by.startswith("-") and rank_by[1:] in frame.columns:  # "-col": the lowest is the best
         frame[rank_by] = -frame[rank_by[1:]]
     recon = reconstruction_column(frame, study)
-    scores = [c for c in score_columns(frame, study) if c not in (recon, rank_by)]
+    negated = rank_by if rank_by and rank_by.startswith("-") else None  # the helper column above, no score
+    scores = [c for c in score_columns(frame, study)
+              if c not in (recon, negated) and not str(c).startswith("reconstruction.")]
     subtitle = f"{study.path}" + (f", profile {study.profile}" if study.profile else "") + (
         f". {study.description}" if study.description else "")
     out = write_study_report(frame, Path(path) if path else study.directory / "report.html", title=f"Study {study.name}",
