@@ -67,13 +67,13 @@ def tiny():
 
 def config(name, **kw):
     base = dict(method=name, dataset="tiny_grid", steps=2, batch_size=4, seed=11, log_every=1, checkpoint_every=1,
-                threads=1)
+                threads=1, hparams=dict(mbase.get_method_class(name).contract_hparams))
     return TrainConfig(**{**base, **kw})
 
 
 @pytest.mark.parametrize("name", METHODS)
 def test_declarations(name, tiny):
-    m = build_method(name, tiny)
+    m = build_method(name, tiny, **mbase.get_method_class(name).contract_hparams)
     streams = m.streams()
     assert streams and all(s.kind in available_batch_kinds() for s in streams.values())
     specs = OptimizerSet(m).specs  # builds every optimiser; raises on shared parameters
@@ -86,7 +86,7 @@ def test_declarations(name, tiny):
 @pytest.mark.parametrize("name", METHODS)
 def test_encode_decode_shapes(name, tiny):
     torch.manual_seed(0)
-    m = build_method(name, tiny).eval()
+    m = build_method(name, tiny, **mbase.get_method_class(name).contract_hparams).eval()
     idx = np.arange(5)
     side = m.encode_side_inputs(tiny.index_to_classes(idx))
     with torch.no_grad():

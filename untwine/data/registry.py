@@ -32,7 +32,8 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
     """Build a registered dataset by name; unknown names or options give a clear ``ValueError``.
 
     Besides its own options, every dataset takes ``groups`` (a preset such as ``"seed003"`` or
-    the groups written out): its ``factor_groups``, see :mod:`untwine.data.groups`.
+    the groups written out): its ``factor_groups``, see :mod:`untwine.data.groups`; and ``augment``
+    (seed 000's corrupted copies and a split keeping them together, :mod:`untwine.data.augment`).
     """
     key = name.lower().replace("-", "_")
     if key not in _DATASETS:
@@ -41,12 +42,17 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}.{hint}")
     factory = _DATASETS[key]
     groups = options.pop("groups", None)  # every dataset takes it (untwine.data.groups)
+    augment = options.pop("augment", None)  # and this (untwine.data.augment: seed 000's corrupted copies)
     check_options(factory, options, f"dataset {name!r}")
     dataset = factory(**options)
     if groups is not None:
         from .groups import resolve_factor_groups
 
         dataset.factor_groups = resolve_factor_groups(dataset, groups)
+    if augment is not None:
+        from .augment import augment_dataset
+
+        dataset = augment_dataset(dataset, augment)
     return dataset
 
 
@@ -55,7 +61,8 @@ def check_dataset_options(name: str, options: dict) -> None:
     key = name.lower().replace("-", "_")
     if key not in _DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
-    check_options(_DATASETS[key], {k: v for k, v in options.items() if k != "groups"}, f"dataset {name!r}")
+    check_options(_DATASETS[key], {k: v for k, v in options.items() if k not in ("groups", "augment")},
+                  f"dataset {name!r}")
 
 
 def check_options(fn: Callable, options: dict, what: str, positional: tuple[str, ...] = ("self",)) -> None:

@@ -1,6 +1,6 @@
 """Methods, one file each; importing this package registers them all."""
 
-from . import (ada_gvae, ada_ml_vae, annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, group_tcvae,  # noqa: F401
+from . import (absae, ada_gvae, ada_ml_vae, annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, group_tcvae,  # noqa: F401
                gvae, ml_vae, vae, wela_vae)  # (registration)
 from ..data.samplers import StreamSpec
 from .base import (

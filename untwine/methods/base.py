@@ -147,6 +147,15 @@ class Method(nn.Module):
     # frozen TorchScript trace (untwine.metrics.codes.inference_encoder, checked against eager)
     encode_is_traceable: ClassVar[bool] = False
 
+    #: hyperparameters for a run of a few steps on tiny data (the contract tests), where the defaults
+    #: need more (e.g. a warm-up shorter than 2 steps)
+    contract_hparams: ClassVar[dict[str, Any]] = {}
+
+    @classmethod
+    def check_config(cls, hparams: Hyperparameters, steps: int) -> None:
+        """Check hyperparameters against the run's length (``TrainConfig`` calls it); raise
+        :class:`ConfigError` naming the fix. Default: nothing to check."""
+
     def __init__(self, hparams: Hyperparameters, data: DataFacts):
         super().__init__()
         if not isinstance(hparams, self.Hyperparameters):

@@ -25,6 +25,7 @@ from .factor_vae_score import factor_vae_score
 from .group_mig import group_mig
 from .polar import polar_cartesian_mse
 from .reconstruction import reconstruction
+from .abstraction import entity_disentanglement, latent_classification, relation_accuracy
 from .utils import discrete_entropy, discrete_mutual_info, histogram_discretize
 
 __all__ = [

@@ -95,6 +95,9 @@ class MetricSpec:
     options (used by the contract tests and the docs).
     ``option_sources``: option name -> :class:`OptionSource`, where the suite takes an option
     not given from the model or dataset.
+    ``example_model``: ``dataset -> model`` for a metric that needs a particular kind of model (the
+    contract tests score it instead of their toy encoder). ``encodes``: False for a metric that
+    never encodes images (it scores the model's own samples), so codes cannot reach it.
     """
 
     name: str
@@ -109,6 +112,8 @@ class MetricSpec:
     applies: Callable[[Any], bool] | None = None
     example_options: Callable[[int, int], dict[str, Any]] | None = None
     option_sources: Mapping[str, OptionSource] = field(default_factory=dict)
+    example_model: Callable[[Any], Any] | None = None
+    encodes: bool = True
 
     @property
     def sampling(self) -> bool:
@@ -272,6 +277,7 @@ def register_metric(name: str, *, needs: Iterable[str], help: str, num_train: in
                     permutation_invariant: bool | Iterable[str] = False,
                     applies: Callable[[Any], bool] | None = None,
                     example_options: Callable[[int, int], dict[str, Any]] | None = None,
+                    example_model: Callable[[Any], Any] | None = None, encodes: bool = True,
                     option_sources: Mapping[str, OptionSource] | None = None,
                     ) -> Callable[[Callable[..., dict[str, float]]], Callable[..., dict[str, float]]]:
     """Decorator: register a metric function under ``name`` (see the module docstring).
@@ -303,7 +309,8 @@ def register_metric(name: str, *, needs: Iterable[str], help: str, num_train: in
             return fn(*args, **kwargs)
 
         spec = MetricSpec(name, checked, needs, help, num_train, num_test, tuple(bound), dict(bounds or {}),
-                          invariant, applies, example_options, dict(option_sources or {}))
+                          invariant, applies, example_options, dict(option_sources or {}), example_model,
+                          bool(encodes))
         params = inspect.signature(fn).parameters
         missing = [k for k in spec.injected if k not in params]
         if missing:

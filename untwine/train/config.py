@@ -71,6 +71,7 @@ class TrainConfig(Record):
             self.hparams = cls.Hyperparameters.from_dict(self.hparams)  # canonical once; invalid -> ConfigError
         if self.batch_size is None:
             self.batch_size = int(cls.default_batch_size)
+        cls.check_config(self.hparams, self.steps)  # settings of the method that depend on the run's length
 
     def method_hparams(self) -> Hyperparameters:
         """The validated hyperparameter record of the method (built once, at construction)."""

@@ -169,6 +169,7 @@ def write_report(
     if ips:
         env_rows.append(("training throughput (median, images/s)", float(np.median(ips))))
 
+    abstraction = _abstraction_figures(method, dataset, x, seed)
     title = f"{config.get('method', method.name)} on {config.get('dataset', dataset.name)}"
     factors = ", ".join(f"{n} ({s})" for n, s in zip(dataset.factor_names, dataset.factor_sizes))
     parts = [
@@ -186,6 +187,7 @@ def write_report(
         "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused). A bold name is "
         "the factor the latent holds most information about (normalised MI in brackets, Figure 3); unlabelled rows hold "
         f"none (below {LABEL_MIN_NMI}) or are unused (KL below {ACTIVE_MIN_KL}).</figcaption></figure>",
+        *abstraction,
         "<h2>Which latent holds which factor</h2>",
         f"<p>{_captured_sentence(held)}</p>",
         f"<figure>{_img(heatmap, 'normalised mutual information', cls='')}<figcaption><b>Figure 3.</b> Mutual information "
@@ -213,6 +215,41 @@ def write_report(
         "</body></html>",
     ]
     return rd.save_report("\n".join(parts))
+
+
+def _abstraction_figures(method: Method, dataset: GroundTruthDataset, x: torch.Tensor, seed: int) -> list[str]:
+    """For a model with a fitted mixture prior over entities and a ReL (the AbsAE): decoded samples of
+    its components and relation chains applied to an image (seed 000's Figs. 4-5); else nothing."""
+    prior = getattr(method, "prior", None)
+    if prior is None or not hasattr(method, "relate") or not bool(getattr(prior, "fitted", False)):
+        return []
+    from ..data.weak.entities import as_entity_spec
+    from ..data.weak.relations import relation_table
+    from .abstraction import component_samples, relation_chain
+
+    per = 8
+    shown = list(range(min(method.num_entities, 12)))
+    samples = png_bytes(grid(component_samples(method, shown, per, seed), rows=len(shown)))
+    try:
+        spec = as_entity_spec(dataset, method.entities_option)
+        names = spec.entity_names()
+        table = relation_table(spec, method.relations_option, getattr(method.hparams, "wrap", False))
+    except ValueError:
+        return []
+    rows = []
+    for r, rname in enumerate(table.names):
+        images, ents = relation_chain(method, x[0], r, steps=5)
+        chain = " &rarr; ".join(html.escape(names[e]) for e in ents)
+        rows.append(f"<tr><td class='lab'>{html.escape(rname)}</td><td>{_img(png_bytes(grid(images, rows=1, pad=1)), rname, 34 * 6)}"
+                    f"</td><td class='lab'>{chain}</td></tr>")
+    return [
+        "<h2>Prior components and relations</h2>",
+        f"<figure>{_img(samples, 'prior component samples', 34 * per)}<figcaption><b>Figure 2b.</b> Samples of the "
+        f"first {len(shown)} prior components (rows: {html.escape('; '.join(names[k] for k in shown))}), decoded.</figcaption></figure>",
+        f"<figure><table class='trav'>{''.join(rows)}</table><figcaption><b>Figure 2c.</b> Each relation applied five "
+        "times to the first example image (its reconstruction first), the ReL's output fed back in; right: the "
+        "component each code is classified as.</figcaption></figure>",
+    ]
 
 
 _META = ("environment", "evaluated_at_step", "evaluation_seed", "evaluations")  # metrics.json keys that are no scores

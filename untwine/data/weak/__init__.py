@@ -14,11 +14,11 @@ from .entities import EntitySpec, as_entity_spec
 from .few_labels import FewLabelSampler, few_label_indices
 from .labels import WeakLabelSampler, compute_labels, resolve_label_fn
 from .pairs import SEED003_GROUPS, GroupSampler, PairSampler
-from .relations import RelationSampler, RelationTable, relation_table, unary_moves
+from .relations import RelationSampler, RelationTable, cyclic_moves, relation_table, unary_moves
 
 __all__ = [
     "IndexSubset", "correlated_datasets", "correlated_split", "correlation_weights", "expected_correlation",
     "factor_correlation", "EntitySpec", "as_entity_spec", "FewLabelSampler", "few_label_indices",
     "WeakLabelSampler", "compute_labels", "resolve_label_fn", "SEED003_GROUPS", "GroupSampler", "PairSampler",
-    "RelationSampler", "RelationTable", "relation_table", "unary_moves",
+    "RelationSampler", "RelationTable", "cyclic_moves", "relation_table", "unary_moves",
 ]

@@ -84,6 +84,21 @@ class EntitySpec:
             raise ValueError(f"entity ids must lie in 0..{self.num_entities - 1}")
         return (e[:, None] // self._strides) % np.asarray(self.num_bins)
 
+    def images_per_entity(self) -> np.ndarray:
+        """Distinct class vectors (images of a grid dataset) of every entity (E,): the product of its
+        bins' sizes, the allowed classes of restricted factors and the sizes of free factors."""
+        ds = self.dataset
+        free = 1
+        for k, size in enumerate(ds.factor_sizes):
+            if k not in self._bin_of:
+                free *= len(self.allowed[k]) if k in self.allowed else int(size)
+        sizes = [np.array([len(b) for b in bins]) for bins in self.bins.values()]
+        bins = self.entity_bins(np.arange(self.num_entities))
+        counts = np.full(self.num_entities, free, dtype=np.int64)
+        for j, s in enumerate(sizes):
+            counts *= s[bins[:, j]]
+        return counts
+
     def entity_names(self) -> list[str]:
         """Readable names such as ``shape=square,posX=left,posY=up``."""
         names = []
@@ -99,6 +114,7 @@ class EntitySpec:
         """Factor classes (N, K) of random images of the given entities: the binned factors
         uniformly within their bin, restricted factors uniformly among the allowed classes,
         the rest uniformly."""
+        entities = np.asarray(entities, dtype=np.int64)
         bins = self.entity_bins(entities)
         n = len(bins)
         out = self.dataset.sample_classes(n, rng).copy()
@@ -113,14 +129,25 @@ class EntitySpec:
         for k, allowed in self.allowed.items():
             if k not in self._bin_of:
                 out[:, k] = allowed[rng.integers(0, len(allowed), n)]
-        return out
+        return self._accepted(out, lambda rows: self.sample_classes(entities[rows], rng))
 
     def sample_allowed_classes(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Classes (n, K) uniform over the allowed grid (all bins, all allowed nuisance classes)."""
         out = self.dataset.sample_classes(n, rng).copy()
         for k, allowed in self.allowed.items():
             out[:, k] = allowed[rng.integers(0, len(allowed), n)]
-        return out
+        return self._accepted(out, lambda rows: self.sample_allowed_classes(len(rows), rng))
+
+    def _accepted(self, classes: np.ndarray, redraw) -> np.ndarray:
+        """Redraw the rows a dataset part does not hold (``accepts_classes``, e.g. the train part of
+        :class:`untwine.data.augment.AugmentedCopies`): uniform over the part."""
+        accepts = getattr(self.dataset, "accepts_classes", None)
+        if accepts is None:
+            return classes
+        bad = np.flatnonzero(~accepts(classes))
+        if bad.size:
+            classes[bad] = redraw(bad)
+        return classes
 
     @classmethod
     def preset(cls, dataset: GroundTruthDataset, name: str = "seed000") -> "EntitySpec":

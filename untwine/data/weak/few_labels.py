@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..base import GroundTruthDataset
+from ..base import FactorGridDataset, GroundTruthDataset
 from ..samplers import BatchSampler, register_sampler
 from .common import images_for_classes, indices_for_classes, numpy_rng
 from .entities import EntitySpec, as_entity_spec
@@ -53,16 +53,32 @@ class FewLabelSampler(BatchSampler):
     Options: ``entities`` (``"seed000"`` preset, an :class:`EntitySpec` or
     ``{"bins": {factor: [[classes], ...]}, "restrict": {factor: [classes]}}``), ``tau`` (10),
     ``labelled_batches`` (compatibility with the reference code: label the first ``m`` batches of
-    ``batch_size`` uniform images instead of ``tau`` per entity).
+    ``batch_size`` uniform images instead of ``tau`` per entity), ``distinct`` (grid datasets: refuse
+    a ``tau`` larger than an entity's number of images, whose labelled images would repeat),
+    ``min_per_entity`` (refuse a labelled set with fewer images of some entity).
     """
 
     def __init__(self, dataset: GroundTruthDataset, batch_size: int, seed: int = 0, device: str | torch.device = "cpu",
-                 entities: Any = "seed000", tau: int = 10, labelled_batches: int | None = None):
+                 entities: Any = "seed000", tau: int = 10, labelled_batches: int | None = None,
+                 distinct: bool = False, min_per_entity: int = 0):
         super().__init__(dataset, batch_size, seed, device)
         self.spec = as_entity_spec(dataset, entities)
         self.tau = int(tau)
+        if distinct and labelled_batches is None and isinstance(dataset, FactorGridDataset):
+            counts = self.spec.images_per_entity()
+            if self.tau > counts.min():
+                few = np.flatnonzero(counts < self.tau)
+                raise ValueError(f"tau={self.tau} labelled images per entity, but {len(few)} entit(y/ies) of "
+                                 f"{dataset.name} hold fewer images (entity {few[0]}: {counts[few[0]]}); lower tau to "
+                                 f"at most {counts.min()}")
         n_lab = None if labelled_batches is None else int(labelled_batches) * self.batch_size
         idx, ent = few_label_indices(self.spec, self.tau, seed, n_lab)
+        counts = np.bincount(ent, minlength=self.spec.num_entities)
+        if counts.min() < min_per_entity:
+            few = np.flatnonzero(counts < min_per_entity)
+            raise ValueError(f"{len(few)} entit(y/ies) got fewer than {min_per_entity} labelled images (entity {few[0]}: "
+                             f"{counts[few[0]]}) from {labelled_batches} labelled batch(es) of {self.batch_size}; "
+                             "label more batches, or use tau (labelled images per entity)")
         self.labelled = {"index": torch.from_numpy(idx), "entity": torch.from_numpy(ent),
                          "classes": torch.from_numpy(dataset.index_to_classes(idx))}
 

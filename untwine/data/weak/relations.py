@@ -92,6 +92,20 @@ def unary_moves(spec: EntitySpec, moves: Sequence[tuple[str, str, int, str]]) ->
     return RelationTable([m[0] for m in moves], table, ent, np.full(len(moves), -1))
 
 
+def cyclic_moves(names: Sequence[str], sizes: Sequence[int]) -> RelationTable:
+    """One relation per factor, ``next_<factor>``: its class +1, cyclic, on entities that are every
+    combination of the factors' classes (last factor fastest, as :class:`EntitySpec`)."""
+    sizes = [int(s) for s in sizes]
+    ent = np.arange(int(np.prod(sizes)))
+    bins = np.stack(np.unravel_index(ent, sizes), 1)
+    table = np.empty((len(sizes), len(ent)), dtype=np.int64)
+    for j, n in enumerate(sizes):
+        b = bins.copy()
+        b[:, j] = (b[:, j] + 1) % n
+        table[j] = np.ravel_multi_index(tuple(b.T), sizes)
+    return RelationTable([f"next_{name}" for name in names], table, ent, np.full(len(sizes), -1))
+
+
 def relation_table(spec: EntitySpec, relations: Any = "seed000", wrap: bool = False) -> RelationTable:
     """The seed-000 relations for the spec's dataset, or ``relations`` itself if it is a table."""
     if isinstance(relations, RelationTable):
