@@ -188,3 +188,24 @@ def test_absae_trains_on_the_train_part_of_augmented_dsprites(tmp_path):
     assert run.method.prior_ready and len(run.dataset) < 7 * 737280
     labelled = run.dataset.index_to_classes(np.arange(0, len(run.dataset), 9973))
     assert run.dataset.accepts_classes(labelled).all()
+
+
+def test_binary_relations_take_both_operands_and_the_operator_component():
+    """HWF: the ReL reads [z_a, z_b, z_op], z_op drawn from the operator's prior component (entities 10-12)."""
+    torch.manual_seed(0)
+    m = build_method("absae", DataFacts(image_shape=(1, 45, 45), name="hwf"), **TINY)
+    m.prior.fit(torch.randn(13 * 4, m.latent_dim) + torch.arange(13).repeat_interleave(4)[:, None],
+                torch.arange(13).repeat_interleave(4))
+    table = torch.from_numpy(np.stack([(np.add.outer(np.arange(10), np.arange(10))) % 10]))
+    src = torch.randint(10, (8, 2))
+    batch = {"relations": {"relation": torch.zeros(8, dtype=torch.long), "source": src, "target": table[0, src[:, 0], src[:, 1]],
+                           "relation_entity": torch.full((8,), 10)}}
+    m.hparams.rel_batch = 8
+    out = m.relation_phase(batch, 0)
+    assert torch.isfinite(out.losses["rel"]) and out.losses["rel"].requires_grad
+    z = m.relate(torch.zeros(3, dtype=torch.long), *(torch.zeros(3, m.latent_dim) for _ in range(3)))
+    assert z.shape == (3, m.latent_dim) and m.relation_entities == [10, 11, 12]
+    from untwine.viz.abstraction import relation_chain
+
+    images, entities = relation_chain(m, torch.zeros(1, 45, 45, dtype=torch.uint8), relation=2, steps=2)
+    assert images.shape == (3, 1, 45, 45) and len(entities) == 3

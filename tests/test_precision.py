@@ -16,7 +16,7 @@ from test_contract_methods import METHODS, TinyGrid, config, interface_method_re
 from test_trainer_interrupt import assert_same_run
 from untwine.data.samplers import Streams
 from interface_method import InterfaceMethod
-from untwine.methods import ConfigError, build_method
+from untwine.methods import ConfigError, build_method, get_method_class
 from untwine.nn import precision as P
 from untwine.nn.moments import batch_covariance
 from untwine.train import TrainConfig, train
@@ -47,7 +47,7 @@ def _losses(method, batch, precision):
 @pytest.mark.parametrize("name", METHODS)
 def test_bf16_one_batch_agrees_with_fp32_and_stays_fp32(name, tiny):
     torch.manual_seed(0)
-    method = build_method(name, tiny)
+    method = build_method(name, tiny, **get_method_class(name).contract_hparams)
     batch = Streams(method.streams(), tiny, 8, seed=3).draw(0)
     fp32, bf16 = _losses(method, batch, "fp32"), _losses(method, batch, "bf16")
     assert fp32.keys() == bf16.keys()

@@ -101,6 +101,8 @@ class AbsAE(Method):
         if preset is not None:
             self.num_entities, self.num_relations, self.arity = preset
             self.entities_option, self.relations_option = self.hparams.entities, self.hparams.relations
+            # the entity standing for each relation (formulas: the operator symbols + - times, entities 10-12)
+            self.relation_entities = list(range(10, 13)) if self.arity == 2 else [-1] * self.num_relations
             return
         factors = [(n, s) for n, s in zip(data.factor_names, data.factor_sizes) if s > 1]
         count = math.prod(s for _, s in factors) if factors else 0
@@ -113,6 +115,7 @@ class AbsAE(Method):
         self.num_entities, self.num_relations, self.arity = count, len(factors), 1
         self.entities_option = {"bins": {n: [[c] for c in range(s)] for n, s in factors}}
         self.relations_option = cyclic_moves(names, sizes)
+        self.relation_entities = [-1] * len(factors)
 
     @classmethod
     def check_config(cls, hparams: AbsAEHyperparameters, steps: int) -> None:

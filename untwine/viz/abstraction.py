@@ -38,7 +38,7 @@ def relation_chain(method: Any, image: torch.Tensor, relation: int, steps: int =
             z = method.relate(rel, z)
         else:
             right = method.prior.means[right_entity][None]
-            op = method.prior.means[int(method.relations_option.relation_entity[relation])][None]
+            op = method.prior.means[int(method.relation_entities[relation])][None]
             z = method.relate(rel, z, right, op)
         codes.append(z)
     z = torch.cat(codes)
