@@ -359,3 +359,15 @@ def test_gpu_shares_need_ray_and_trials_on_a_gpu(tmp_path, capsys):
 def test_unknown_study_action_suggests_the_right_one(capsys):
     assert cli.main(["study", "statu", "x.yaml"]) == 2
     assert "did you mean 'status'" in capsys.readouterr().err
+
+
+@pytest.mark.integration
+def test_a_failing_summary_is_one_clear_error_and_keeps_the_results(tmp_path):
+    (tmp_path / "analysis.py").write_text("def summary(frame, study):\n    frame['no_such_column']\n")
+    path = write_study(tmp_path, seeds=[0], methods=[{"method": "vae"}],
+                       analysis={"file": "analysis.py", "summary": "summary"})
+    with pytest.raises(StudyError, match=r"analysis.summary \(summary in analysis.py\) raised KeyError.*results are kept"):
+        run_study(load_study(path), workers=1, log=None)
+    assert list(load(path)["status"]) == ["done"]
+    assert cli.main(["study", "report", str(path)]) == 2  # the report is written, the summary's error reported
+    assert (load_study(path).directory / "report.html").is_file()

@@ -38,7 +38,7 @@ def summary(frame, study) -> None:
                   ("classification", "classification_resp", "relations", "relations_a05", "entity", "reconstruction")]
     keep = ["label", "seed", "tau", "lr", "steps", "train_seconds"] + score_cols
     atomic_write_text(out / "results.csv", frame[[c for c in keep if c in frame.columns]].to_csv(index=False, float_format="%.5g"))
-    group = "tau" if frame["tau"].nunique() > 1 else ("lr" if "lr" in frame else "tau")
+    group = next((c for c in ("tau", "lr") if c in frame and frame[c].nunique() > 1), "label")
     seeds = sorted(frame["seed"].unique().tolist())
     lines = [f"Latent classification (density threshold, as the reference code): accuracy / accepted ratio, mean ± sd over "
              f"seeds {seeds}; paper (Table 4, dSprites) in the last columns.", "",
@@ -47,7 +47,7 @@ def summary(frame, study) -> None:
     for a in ALPHAS:
         for value, sub in frame.groupby(group):
             paper = PAPER_T4.get((a, int(value))) if group == "tau" else None
-            lines.append(f"| {a:g} | {value:g} | {_ms(sub[f'classification.accuracy_{a:g}'])} | "
+            lines.append(f"| {a:g} | {value} | {_ms(sub[f'classification.accuracy_{a:g}'])} | "
                          f"{_ms(sub[f'classification.accepted_{a:g}'])} | {_ms(sub[f'classification_resp.accuracy_{a:g}'])} | "
                          f"{_ms(sub[f'classification_resp.accepted_{a:g}'])} | "
                          + (f"{paper[0]} | {paper[1]} |" if paper else "- | - |"))
@@ -83,7 +83,7 @@ def summary(frame, study) -> None:
     for value, sub in frame.groupby(group):
         acc = [sub[f"classification.accuracy_{a:g}"].mean() for a in ALPHAS]
         acc_r = [sub[f"classification.accepted_{a:g}"].mean() for a in ALPHAS]
-        axes[0].plot(ALPHAS, acc, "o-", label=f"{group} {value:g}")
+        axes[0].plot(ALPHAS, acc, "o-", label=f"{group} {value}")
         axes[0].plot(ALPHAS, acc_r, "o:", color=axes[0].lines[-1].get_color(), alpha=0.6)
         if group == "tau":
             axes[0].plot(ALPHAS, [PAPER_T4[(a, int(value))][0] for a in ALPHAS], "x--",

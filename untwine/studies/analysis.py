@@ -37,3 +37,17 @@ def load_function(file: str | Path, name: str) -> Callable[..., Any]:
     if not callable(fn):
         raise AttributeError(f"{file} defines no function {name!r}")
     return fn
+
+
+def run_summary(study: Any, frame: Any) -> None:
+    """Call the study's ``analysis.summary(frame, study)``; an error in it is one StudyError naming it."""
+    from .local import describe_error
+    from .spec import StudyError
+
+    fn = load_function(study.analysis["file"], study.analysis["summary"])
+    try:
+        fn(frame, study)
+    except Exception as e:  # noqa: BLE001 - the user's function: report it, keep the results
+        raise StudyError(f"study file {study.path}: analysis.summary ({study.analysis['summary']} in "
+                         f"{Path(study.analysis['file']).name}) raised {describe_error(e)}; the results are kept in "
+                         f"{study.store_path}: fix the function and run `untwine study report` again") from None

@@ -36,7 +36,7 @@ def report_study(study: Study, path: str | Path | None = None) -> Path:
                              subtitle=subtitle, scores=scores, swept=swept_columns(study), reconstruction=recon,
                              rank_by=rank_by, counts=status_counts(frame))
     if study.analysis and study.analysis.get("summary") and len(frame) and (frame["status"] == "done").all():
-        from .analysis import load_function
+        from .analysis import run_summary
 
-        load_function(study.analysis["file"], study.analysis["summary"])(frame, study)
+        run_summary(study, frame)
     return out

@@ -186,7 +186,7 @@ def _finish(study: Study, out: RunSummary, t0: float, summary: bool, say: Callab
 
         frame = load(study)
         if (frame["status"] == "done").all():
-            from .analysis import load_function
+            from .analysis import run_summary
 
-            load_function(study.analysis["file"], study.analysis["summary"])(frame, study)
+            run_summary(study, frame)
             say(f"wrote the study's summary ({study.analysis['summary']} in {os.path.basename(study.analysis['file'])})")
