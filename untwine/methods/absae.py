@@ -36,7 +36,7 @@ import torch
 import torch.nn.functional as F
 
 from ..data.samplers import StreamSpec
-from ..data.weak.relations import cyclic_moves
+from ..data.weak.relations import MAX_COMBINATION_ENTITIES, combination_entities
 from ..nn.bn_conv import BNConvDecoder, BNConvEncoder, tanh_mlp
 from ..nn.gaussian_mixture import GaussianMixture
 from ..records import ConfigError, hp
@@ -44,7 +44,6 @@ from .base import Batch, DataFacts, EventContext, Hyperparameters, Method, StepO
 from .optim import OptimizerSpec
 
 REL_LOSSES = ("likelihood", "regression")
-MAX_GENERIC_ENTITIES = 512  # without a preset every factor combination is an entity (one prior component each)
 
 
 @dataclass
@@ -104,18 +103,16 @@ class AbsAE(Method):
             # the entity standing for each relation (formulas: the operator symbols + - times, entities 10-12)
             self.relation_entities = list(range(10, 13)) if self.arity == 2 else [-1] * self.num_relations
             return
-        factors = [(n, s) for n, s in zip(data.factor_names, data.factor_sizes) if s > 1]
-        count = math.prod(s for _, s in factors) if factors else 0
-        if not factors or count > MAX_GENERIC_ENTITIES:
+        generic = combination_entities(data.factor_names, data.factor_sizes)
+        if generic is None:
+            count = math.prod(s for s in data.factor_sizes if s > 1)
             raise ConfigError(f"absae needs entities: dataset {data.name!r} has "
-                              + (f"{count:,} factor combinations (at most {MAX_GENERIC_ENTITIES} without a preset)"
-                                 if factors else "no factors")
+                              + (f"{count:,} factor combinations (at most {MAX_COMBINATION_ENTITIES} without a preset)"
+                                 if count > 1 else "no factors")
                               + "; use dsprites, shapes3d or hwf (seed 000's presets) or a dataset with fewer factor classes")
-        names, sizes = [n for n, _ in factors], [s for _, s in factors]
-        self.num_entities, self.num_relations, self.arity = count, len(factors), 1
-        self.entities_option = {"bins": {n: [[c] for c in range(s)] for n, s in factors}}
-        self.relations_option = cyclic_moves(names, sizes)
-        self.relation_entities = [-1] * len(factors)
+        self.entities_option, self.relations_option, self.num_entities = generic
+        self.num_relations, self.arity = len(self.relations_option.names), 1
+        self.relation_entities = [-1] * self.num_relations
 
     @classmethod
     def check_config(cls, hparams: AbsAEHyperparameters, steps: int) -> None:

@@ -29,7 +29,7 @@ import torch
 
 from ..data.weak.common import indices_for_classes
 from ..data.weak.entities import as_entity_spec
-from ..data.weak.relations import relation_table
+from ..data.weak.relations import combination_entities, relation_table
 from .codes import CodeTable
 from .registry import register_metric
 
@@ -38,15 +38,11 @@ DEPTHS = (1, 5, 10)
 _PRESET_DATASETS = ("dsprites", "shapes3d", "hwf")
 
 
-MAX_GENERIC_ENTITIES = 512
-
-
 def _has_entities(dataset: Any) -> bool:
     """Datasets with seed 000's entity presets, or few enough factor combinations to be entities."""
     if str(getattr(dataset, "name", "")).split("_")[0] in _PRESET_DATASETS:
         return True
-    sizes = [int(s) for s in getattr(dataset, "factor_sizes", ()) if int(s) > 1]
-    return bool(sizes) and int(np.prod(sizes)) <= MAX_GENERIC_ENTITIES
+    return combination_entities(getattr(dataset, "factor_names", ()), getattr(dataset, "factor_sizes", ())) is not None
 
 
 class ExampleMixtureModel(torch.nn.Module):
@@ -57,13 +53,9 @@ class ExampleMixtureModel(torch.nn.Module):
         super().__init__()
         from types import SimpleNamespace
 
-        from ..data.weak.relations import cyclic_moves
         from ..nn.gaussian_mixture import GaussianMixture
 
-        names = [n for n, s in zip(dataset.factor_names, dataset.factor_sizes) if s > 1]
-        sizes = [s for s in dataset.factor_sizes if s > 1]
-        self.entities_option = {"bins": {n: [[c] for c in range(s)] for n, s in zip(names, sizes)}}
-        self.relations_option = cyclic_moves(names, sizes)
+        self.entities_option, self.relations_option, _ = combination_entities(dataset.factor_names, dataset.factor_sizes)
         self.hparams = SimpleNamespace(entities="seed000", relations="seed000", wrap=False)
         g = torch.Generator().manual_seed(seed)
         self.proj = torch.nn.Linear(int(np.prod(dataset.image_shape)), latent_dim)

@@ -39,11 +39,14 @@ def load_function(file: str | Path, name: str) -> Callable[..., Any]:
     return fn
 
 
-def run_summary(study: Any, frame: Any) -> None:
-    """Call the study's ``analysis.summary(frame, study)``; an error in it is one StudyError naming it."""
+def run_summary(study: Any, frame: Any) -> bool:
+    """Call the study's ``analysis.summary(frame, study)`` if it has one and every trial is done;
+    True if it ran. An error in it is one StudyError naming it."""
     from .local import describe_error
     from .spec import StudyError
 
+    if not (study.analysis and study.analysis.get("summary")) or not len(frame) or not (frame["status"] == "done").all():
+        return False
     fn = load_function(study.analysis["file"], study.analysis["summary"])
     try:
         fn(frame, study)
@@ -51,3 +54,4 @@ def run_summary(study: Any, frame: Any) -> None:
         raise StudyError(f"study file {study.path}: analysis.summary ({study.analysis['summary']} in "
                          f"{Path(study.analysis['file']).name}) raised {describe_error(e)}; the results are kept in "
                          f"{study.store_path}: fix the function and run `untwine study report` again") from None
+    return True

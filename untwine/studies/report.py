@@ -7,7 +7,7 @@ from pathlib import Path
 from .results import load, score_columns, status_counts, swept_columns
 from .spec import Study
 
-RECONSTRUCTION_GUESSES = ("reconstruction.mse_per_pixel", "recon_mse_per_pixel", "train.reconstruction", "train.recon")
+RECONSTRUCTION_GUESSES = ("reconstruction.mse_per_pixel", "train.recon")  # the metric, else the VAE loss term
 
 
 def reconstruction_column(frame, study: Study) -> str | None:
@@ -24,10 +24,10 @@ def report_study(study: Study, path: str | Path | None = None) -> Path:
 
     frame = load(study)
     rank_by = study.report.get("rank_by")
-    if rank_by and rank_by.startswith("-") and rank_by[1:] in frame.columns:  # "-col": the lowest is the best
-        frame[rank_by] = -frame[rank_by[1:]]
+    negated = rank_by if rank_by and rank_by.startswith("-") else None  # "-col": the lowest is the best
+    if negated and negated[1:] in frame.columns:
+        frame[negated] = -frame[negated[1:]]  # a helper column to rank by, no score
     recon = reconstruction_column(frame, study)
-    negated = rank_by if rank_by and rank_by.startswith("-") else None  # the helper column above, no score
     scores = [c for c in score_columns(frame, study)
               if c not in (recon, negated) and not str(c).startswith("reconstruction.")]
     subtitle = f"{study.path}" + (f", profile {study.profile}" if study.profile else "") + (
@@ -35,8 +35,7 @@ def report_study(study: Study, path: str | Path | None = None) -> Path:
     out = write_study_report(frame, Path(path) if path else study.directory / "report.html", title=f"Study {study.name}",
                              subtitle=subtitle, scores=scores, swept=swept_columns(study), reconstruction=recon,
                              rank_by=rank_by, counts=status_counts(frame))
-    if study.analysis and study.analysis.get("summary") and len(frame) and (frame["status"] == "done").all():
-        from .analysis import run_summary
+    from .analysis import run_summary
 
-        run_summary(study, frame)
+    run_summary(study, frame)
     return out

@@ -182,11 +182,8 @@ def _finish(study: Study, out: RunSummary, t0: float, summary: bool, say: Callab
     if out.failed:
         say("failed trials are retried by the next `untwine study run` (see `untwine study status`)")
     if summary and study.analysis and study.analysis.get("summary"):
+        from .analysis import run_summary
         from .results import load
 
-        frame = load(study)
-        if (frame["status"] == "done").all():
-            from .analysis import run_summary
-
-            run_summary(study, frame)
+        if run_summary(study, load(study)):
             say(f"wrote the study's summary ({study.analysis['summary']} in {os.path.basename(study.analysis['file'])})")

@@ -106,6 +106,23 @@ def cyclic_moves(names: Sequence[str], sizes: Sequence[int]) -> RelationTable:
     return RelationTable([f"next_{name}" for name in names], table, ent, np.full(len(sizes), -1))
 
 
+MAX_COMBINATION_ENTITIES = 512  # beyond it, one entity (prior component) per factor combination is too many
+
+
+def combination_entities(factor_names: Sequence[str], factor_sizes: Sequence[int]
+                         ) -> tuple[dict[str, Any], RelationTable, int] | None:
+    """Entities for a dataset without a seed-000 preset: every combination of the classes of its
+    varying factors (an :func:`as_entity_spec` mapping), one cyclic ``next_<factor>`` move each
+    (:func:`cyclic_moves`), and their number; None when there are no varying factors or more than
+    :data:`MAX_COMBINATION_ENTITIES` combinations."""
+    factors = [(n, int(s)) for n, s in zip(factor_names, factor_sizes) if int(s) > 1]
+    count = int(np.prod([s for _, s in factors])) if factors else 0
+    if not factors or count > MAX_COMBINATION_ENTITIES:
+        return None
+    bins = {"bins": {n: [[c] for c in range(s)] for n, s in factors}}
+    return bins, cyclic_moves([n for n, _ in factors], [s for _, s in factors]), count
+
+
 def relation_table(spec: EntitySpec, relations: Any = "seed000", wrap: bool = False) -> RelationTable:
     """The seed-000 relations for the spec's dataset, or ``relations`` itself if it is a table."""
     if isinstance(relations, RelationTable):
