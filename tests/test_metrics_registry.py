@@ -108,7 +108,8 @@ def test_resolve_options_gives_every_option_used():
     opts = resolve_options("mig,sap", {"sap": {"classifier": "threshold", "num_test": 100}})
     assert opts == {"mig": {"num_train": 10000, "num_bins": 20},
                     "sap": {"num_train": 10000, "num_test": 100, "classifier": "threshold", "continuous_factors": False,
-                            "C": 0.01, "threshold_candidates": 256, "svm_backend": "numpy", "inactive_std": 0.05}}
+                            "C": 0.01, "threshold_candidates": 256, "svm_backend": "numpy", "inactive_std": 0.05,
+                            "factor_names": None}}
     zdiff = resolve_options(["beta_vae_score"])["beta_vae_score"]
     assert zdiff == {"batch_size": 64, "num_train": 10000, "num_test": 5000, "classifier": "logistic", "C": 0.01,
                      "svm_loss": "hinge"}

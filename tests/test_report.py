@@ -12,7 +12,7 @@ from untwine.viz.report import write_report
 
 @pytest.fixture(scope="module")
 def report(tmp_path_factory, request):
-    from tests.conftest import ToySquares
+    from conftest import ToySquares
 
     tmp = tmp_path_factory.mktemp("report")
     ds = ToySquares()
@@ -25,18 +25,20 @@ def report(tmp_path_factory, request):
 def test_report_is_self_contained_and_complete(report):
     html = report.read_text()
     images = re.findall(r'src="data:image/png;base64,([^"]+)"', html)
-    # 1 reconstruction grid + 2 traversals x 4 latents + MI heat map + response curves + 1 loss-curve figure
-    assert len(images) == 1 + 2 * 4 + 1 + 1 + 1
+    # 1 reconstruction grid + 2 traversals x 4 latents + MI heat map + response curves + nearest neighbours per
+    # feature + 1 loss-curve figure
+    assert len(images) == 1 + 2 * 4 + 1 + 1 + 1 + 1
     for data in images:
         assert base64.b64decode(data)[:8] == b"\x89PNG\r\n\x1a\n"
     assert "src=\"http" not in html and "<link" not in html  # nothing fetched from outside
-    for text in ("Figure 1.", "Figure 2.", "Figure 3.", "Figure 4.", "Figure 5.", "Table 1.", "Which latent holds which factor", "mig", "dci.disentanglement", "latent_dim"):
+    for text in ("Figure 1.", "Figure 2.", "Figure 3.", "Figure 4.", "Figure 5.", "Figure 6.", "Table 1.", "Which latent holds which factor",
+                 "Nearest neighbours per feature", "among 36 random images", "mig", "dci.disentanglement", "latent_dim"):
         assert text in html
 
 
 def test_report_renders_in_headless_chromium(report, tmp_path):
     loaded, total = images_loaded_in_chromium(report, tmp_path)
-    assert total == 12 and loaded == total  # every figure of the report, decoded by the browser
+    assert total == 13 and loaded == total  # every figure of the report, decoded by the browser
 
 
 def test_unused_latents_get_no_factor_label():

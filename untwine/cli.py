@@ -227,6 +227,8 @@ class EvaluateOptions(Record):
     device: str = hp("cpu", "cpu, cuda, cuda:N or auto")
     eager_encoder: bool = hp(False, "encode with the model as it is, not its frozen TorchScript trace "
                                     "(CPU only; see untwine.metrics.codes)")
+    on: str = hp("auto", "data to score on: auto (a correlated/independent split's held-out uniform test set, "
+                         "else the training data), test or train", choices=("auto", "test", "train"))
 
 
 def cmd_evaluate(argv: Sequence[str]) -> int:
@@ -246,8 +248,9 @@ def cmd_evaluate(argv: Sequence[str]) -> int:
         raise ConfigError(f"--metric-option for {', '.join(unused)}, which --metrics {o.metrics!r} does not "
                           "compute; add it to --metrics or drop the option")
     scores = evaluate_run(args.run_dir, names, o.seed, o.device,
-                          fast_encoder=False if o.eager_encoder else None, options=options, progress=_progress_line)
-    print(f"metrics of {args.run_dir} (written to metrics.json):")
+                          fast_encoder=False if o.eager_encoder else None, options=options, progress=_progress_line,
+                          on=o.on)
+    print(f"metrics of {args.run_dir} on {scores['evaluated_on']} (written to metrics.json):")
     _print_table(scores)
     return 0
 

@@ -33,7 +33,9 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
 
     Besides its own options, every dataset takes ``groups`` (a preset such as ``"seed003"`` or
     the groups written out): its ``factor_groups``, see :mod:`untwine.data.groups`; and ``augment``
-    (seed 000's corrupted copies and a split keeping them together, :mod:`untwine.data.augment`).
+    (seed 000's corrupted copies and a split keeping them together, :mod:`untwine.data.augment`);
+    and ``correlate`` (seed 004: a training part with two correlated factors, or independent ones,
+    and a uniform held-out test part; :func:`untwine.data.weak.correlate_dataset`).
     """
     key = name.lower().replace("-", "_")
     if key not in _DATASETS:
@@ -43,6 +45,7 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
     factory = _DATASETS[key]
     groups = options.pop("groups", None)  # every dataset takes it (untwine.data.groups)
     augment = options.pop("augment", None)  # and this (untwine.data.augment: seed 000's corrupted copies)
+    correlate = options.pop("correlate", None)  # and this (untwine.data.weak.correlated: seed 004's splits)
     check_options(factory, options, f"dataset {name!r}")
     dataset = factory(**options)
     if groups is not None:
@@ -53,6 +56,10 @@ def get_dataset(name: str, **options) -> GroundTruthDataset:
         from .augment import augment_dataset
 
         dataset = augment_dataset(dataset, augment)
+    if correlate is not None and correlate is not False:
+        from .weak.correlated import correlate_dataset
+
+        dataset = correlate_dataset(dataset, correlate)
     return dataset
 
 
@@ -61,7 +68,7 @@ def check_dataset_options(name: str, options: dict) -> None:
     key = name.lower().replace("-", "_")
     if key not in _DATASETS:
         raise ValueError(f"unknown dataset {name!r}; available: {', '.join(available_datasets())}")
-    check_options(_DATASETS[key], {k: v for k, v in options.items() if k not in ("groups", "augment")},
+    check_options(_DATASETS[key], {k: v for k, v in options.items() if k not in ("groups", "augment", "correlate")},
                   f"dataset {name!r}")
 
 

@@ -1,7 +1,9 @@
 """Methods, one file each; importing this package registers them all."""
 
+from . import infogan_cr  # noqa: F401  (registration)
 from . import (absae, ada_gvae, ada_ml_vae, annealed_vae, beta_tcvae, beta_vae, dip_vae, factor_vae, group_tcvae,  # noqa: F401
                gvae, ml_vae, vae, wela_vae)  # (registration)
+from . import intervention  # noqa: F401  (registration)
 from ..data.samplers import StreamSpec
 from .base import (
     ConfigError,

@@ -26,7 +26,9 @@ from .group_mig import group_mig
 from .polar import polar_cartesian_mse
 from .reconstruction import reconstruction
 from .abstraction import entity_disentanglement, latent_classification, relation_accuracy
+from .translation import translation_difficulty
 from .utils import discrete_entropy, discrete_mutual_info, histogram_discretize
+from .agreement import metric_agreement, metric_agreement_pvalues, metric_agreement_table
 
 __all__ = [
     "CodeTable",
@@ -36,6 +38,7 @@ __all__ = [
     "available_metrics",
     "beta_vae_score",
     "reconstruction",
+    "translation_difficulty",
     "entity_disentanglement",
     "latent_classification",
     "relation_accuracy",

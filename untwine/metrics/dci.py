@@ -30,17 +30,60 @@ Backends:
   ``benchmarks/dci_agreement.py`` (10 latents, dSprites' factor sizes, 10,000 / 5,000 points)
   the four scores agree with the sklearn backend within 0.007, on the disent test vectors
   within 0.003 (the tests hold them to 0.02); the fit is ~7x faster (26 s vs 190 s).
+* ``"random_forest"``: seed 004's (appendix D, following Lin et al. 2020, InfoGAN-CR's
+  ``DCIMetric``): one ``sklearn.ensemble.RandomForestRegressor`` per factor on the whole code, with
+  sklearn's defaults except ``max_depth`` (and ``n_estimators``, below); importances are the
+  forest's impurity-based ``feature_importances_``. Choices (decisions for seed 004):
+
+  - *target*: the factor's class index, standardised with the mean and standard deviation of the
+    training points. Lin et al. regress the standardised factor *value*; for dSprites and 3D
+    Shapes every factor's values are evenly spaced (``linspace``; shape's 1, 2, 3), an affine map of
+    the class index, so the standardised targets are identical (and a forest's splits and
+    normalised importances do not change under an affine map of the target anyway).
+  - *informativeness*: ``1 - NRMSE`` of the forest's predictions, NRMSE = the root-mean-square
+    error on the standardised target (RMSE / the training standard deviation of the factor), as
+    Eastwood & Williams' prediction error; clipped at 0 (a forest worse than predicting the mean
+    scores 0), so it stays in [0, 1] and "higher is better" like the classifiers' accuracy.
+    ``informativeness_train`` / ``_test`` are on the training / test points.
+  - *max_depth*: an int (every factor), ``None`` (unbounded: sklearn's default), a list (one per
+    factor column, ``None`` or ``"cv"`` allowed as entries), a dict factor name -> depth
+    (factors left out: ``None``), ``"seed004"`` = seed 004's / IB-GAN's dSprites depths
+    ``{shape: 4, scale: 2, orientation (rotation): 4, posX: 2, posY: 2}``, or ``"cv"``: per factor
+    the depth of :data:`CV_DEPTHS` (2, 4, 6, 8, unbounded) with the lowest 3-fold cross-validated
+    mean squared error (shuffled folds, seeded; ties up to rounding: the shallowest), as the
+    paper does for 3D Shapes, then refit on all training points. The search fits forests of ``min(n_estimators,
+    10)`` trees (10 was sklearn's default before 0.22, what Lin et al.'s ``GridSearchCV`` over
+    ``RandomForestRegressor()`` ran with); a full-size search is ~10x slower.
+  - *n_estimators*: 100 (sklearn's default since 0.22; "default values for all parameters"
+    meant 10 before) -- an option, since the paper does not say which version.
+  - D and C are this module's (disentanglement_lib's) formulas; Lin et al.'s code averages the
+    per-factor completeness without weights.
+
+  Names (dict, ``"seed004"``) come from ``factor_names``: in the suite the dataset's names of its
+  varying factors; a direct call without them can use a list, an int or ``"seed004"`` with exactly
+  the five dSprites factors in dSprites' order (shape, scale, orientation, posX, posY).
 """
 
 from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
 from .utils import check_pair, varying_factors
-from .registry import register_metric
+from .registry import OptionSource, register_metric
+
+BACKENDS = ("lightgbm", "sklearn", "random_forest")
+# seed 004, appendix D (after the IB-GAN paper): random-forest depths for dSprites' five factors
+SEED004_DEPTHS = {"shape": 4, "scale": 2, "orientation": 4, "posX": 2, "posY": 2}
+_DEPTH_ALIASES = {"rotation": "orientation", "x_position": "posX", "y_position": "posY", "pos_x": "posX",
+                  "pos_y": "posY", "posx": "posX", "posy": "posY"}
+CV_DEPTHS = (2, 4, 6, 8, None)  # max_depth="cv": the grid searched per factor (None: unbounded)
+CV_FOLDS = 3
+CV_ESTIMATORS = 10  # trees per forest during the search (at most n_estimators)
+DEFAULT_ESTIMATORS = 100
 
 
 def _entropy(p: np.ndarray, base: int, axis: int) -> np.ndarray:
@@ -175,6 +218,103 @@ def _fit_lightgbm(x, y, x_test, seed, max_bin=None, learning_rate=0.1, n_estimat
     return imp, classes[(raw[:, 0] > 0).astype(np.int64)] if nc == 2 else classes[raw.argmax(1)], predict(x_test)
 
 
+def _check_depth(v: Any, where: str) -> int | str | None:
+    if v is None or v == "cv":
+        return v
+    if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{where} must be an int >= 1, None (unbounded, sklearn's default) or 'cv' "
+                         f"(cross-validated), got {v!r}")
+    return int(v)
+
+
+def forest_depths(max_depth: Any, num_factors: int, factor_names: Sequence[str] | None = None
+                  ) -> list[int | str | None]:
+    """The random forest's ``max_depth`` of each of ``num_factors`` factors (int, None or ``"cv"``).
+
+    ``max_depth``: None / an int >= 1 / ``"cv"`` (every factor); a list or tuple (one per factor);
+    a dict factor name -> depth (needs ``factor_names``; factors left out get None); or
+    ``"seed004"``: :data:`SEED004_DEPTHS` by name (``rotation``, ``x_position``, ... accepted), or,
+    without ``factor_names``, in dSprites' order for exactly five factors. Raises ValueError with
+    the fix for anything else.
+    """
+    names = None if factor_names is None else [str(n) for n in factor_names]
+    if names is not None and len(names) != num_factors:
+        raise ValueError(f"factor_names has {len(names)} names for {num_factors} factors: give one name per factor "
+                         "column")
+    if isinstance(max_depth, str):
+        if max_depth == "cv":
+            return ["cv"] * num_factors
+        if max_depth != "seed004":
+            raise ValueError(f"max_depth {max_depth!r} is no preset: use 'seed004' (dSprites' depths of seed 004), "
+                             "'cv' (cross-validated per factor), an int, None, a list or a dict")
+        preset = {k.lower(): v for k, v in SEED004_DEPTHS.items()}
+        preset.update({a: SEED004_DEPTHS[t] for a, t in _DEPTH_ALIASES.items()})
+        if names is None:
+            if num_factors != len(SEED004_DEPTHS):
+                raise ValueError(f"max_depth='seed004' is dSprites' preset for its {len(SEED004_DEPTHS)} varying "
+                                 f"factors ({', '.join(SEED004_DEPTHS)}), got {num_factors} factors: pass "
+                                 "factor_names, or a list / dict of depths")
+            return list(SEED004_DEPTHS.values())
+        unknown = [n for n in names if n.lower() not in preset]
+        if unknown:
+            preset_text = ", ".join(f"{k}={v}" for k, v in SEED004_DEPTHS.items())
+            raise ValueError(f"max_depth='seed004' is dSprites' preset ({preset_text}); factor(s) "
+                             f"{', '.join(map(repr, unknown))} are not among them: pass a list or a dict of depths")
+        return [preset[n.lower()] for n in names]
+    if isinstance(max_depth, Mapping):
+        if names is None:
+            raise ValueError("a dict max_depth needs factor_names (the suite takes them from the dataset): pass "
+                             "factor_names, or a list with one depth per factor")
+        unknown = [k for k in max_depth if k not in names]
+        if unknown:
+            raise ValueError(f"max_depth names unknown factor(s) {', '.join(map(repr, unknown))}; the factors are "
+                             f"{', '.join(names)}")
+        return [_check_depth(max_depth.get(n), f"max_depth[{n!r}]") for n in names]
+    if isinstance(max_depth, (list, tuple)):
+        if len(max_depth) != num_factors:
+            raise ValueError(f"max_depth has {len(max_depth)} depths for {num_factors} factors: give one per factor "
+                             "column (None: unbounded), or a dict factor name -> depth")
+        return [_check_depth(v, f"max_depth[{i}]") for i, v in enumerate(max_depth)]
+    return [_check_depth(max_depth, "max_depth")] * num_factors
+
+
+def _forest(depth, n_estimators, seed):
+    from sklearn.ensemble import RandomForestRegressor
+
+    return RandomForestRegressor(n_estimators=n_estimators, max_depth=depth, random_state=seed, n_jobs=1)
+
+
+def _cv_depth(x: np.ndarray, t: np.ndarray, n_estimators: int, seed: int) -> int | None:
+    """The depth of :data:`CV_DEPTHS` with the lowest 3-fold cross-validated MSE (ties, to rounding:
+    the shallowest)."""
+    from sklearn.model_selection import KFold, cross_val_score
+
+    folds = KFold(CV_FOLDS, shuffle=True, random_state=seed)
+    trees = min(n_estimators, CV_ESTIMATORS)
+    scores = np.array([cross_val_score(_forest(d, trees, seed), x, t, cv=folds,
+                                       scoring="neg_mean_squared_error").mean() for d in CV_DEPTHS])
+    # the shallowest of the best, up to rounding (deeper trees that only split pure leaves score the same)
+    best = np.isclose(scores, scores.max(), rtol=1e-9, atol=1e-12)
+    return CV_DEPTHS[int(np.argmax(best))]
+
+
+def _fit_forest(x, y, x_test, y_test, depth, n_estimators, seed):
+    """Importances (d,), 1 - NRMSE on the train and test points, and the depth used."""
+    t = np.asarray(y, dtype=np.float64)
+    mean, std = t.mean(), t.std()
+    ts, ts_test = (t - mean) / std, (np.asarray(y_test, dtype=np.float64) - mean) / std
+    if depth == "cv":
+        depth = _cv_depth(x, ts, n_estimators, seed)
+    model = _forest(depth, n_estimators, seed)
+    model.fit(x, ts)
+
+    def informativeness(a, target):
+        return max(0.0, 1.0 - float(np.sqrt(np.mean((model.predict(a) - target) ** 2))))
+
+    return (np.asarray(model.feature_importances_, dtype=np.float64), informativeness(x, ts),
+            informativeness(x_test, ts_test), depth)
+
+
 def _cpu_count() -> int:
     try:
         return len(os.sched_getaffinity(0))
@@ -183,15 +323,26 @@ def _cpu_count() -> int:
 
 
 def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lightgbm", seed: int = 0,
-                   max_bin: int | None = None, n_jobs: int | None = None
-                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Importance matrix (d, K) and per-factor train / test accuracies (K,), (K,).
+                   max_bin: int | None = None, n_jobs: int | None = None, max_depth: Any = None,
+                   n_estimators: int = DEFAULT_ESTIMATORS, factor_names: Sequence[str] | None = None,
+                   depths_used: list | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Importance matrix (d, K) and per-factor train / test informativeness (K,), (K,).
 
-    The K classifiers are fitted in ``n_jobs`` threads (default: the CPUs this process may use);
-    each fit is single-threaded and seeded, so the result does not depend on ``n_jobs``.
+    Informativeness is the classifier's accuracy, or for ``backend="random_forest"`` 1 - NRMSE
+    (see the module docstring), whose ``max_depth`` (:func:`forest_depths`; names from
+    ``factor_names``) and ``n_estimators`` apply to it only. ``depths_used``, if given, is
+    filled with the depth each factor's forest was fitted with (the cross-validated choice for
+    ``"cv"``). The K models are fitted in ``n_jobs`` threads (default: the CPUs this process may
+    use); each fit is single-threaded and seeded, so the result does not depend on ``n_jobs``.
     """
-    if backend not in ("lightgbm", "sklearn"):
-        raise ValueError(f"backend must be 'lightgbm' (fast) or 'sklearn' (reference), got {backend!r}")
+    if backend not in BACKENDS:
+        raise ValueError(f"backend must be 'lightgbm' (fast), 'sklearn' (reference) or 'random_forest' (seed 004: "
+                         f"random-forest regressors), got {backend!r}")
+    if backend != "random_forest" and (max_depth is not None or n_estimators != DEFAULT_ESTIMATORS):
+        raise ValueError(f"max_depth and n_estimators set the random forests of backend='random_forest', not "
+                         f"backend={backend!r}: add backend='random_forest' or leave them out")
+    if isinstance(n_estimators, bool) or not isinstance(n_estimators, (int, np.integer)) or n_estimators < 1:
+        raise ValueError(f"n_estimators must be an int >= 1 (sklearn's default: 100), got {n_estimators!r}")
     if n_jobs is not None and (isinstance(n_jobs, bool) or not isinstance(n_jobs, int) or n_jobs < 1):
         raise ValueError(f"n_jobs must be None (all CPUs) or an int >= 1, got {n_jobs!r}")
     if not (max_bin is None or (isinstance(max_bin, int) and not isinstance(max_bin, bool) and max_bin >= 2)):
@@ -202,8 +353,11 @@ def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lig
     if z_te.shape[1] != z.shape[1] or y_te.shape[1] != y.shape[1]:
         raise ValueError(f"train and test shapes differ: codes {z.shape} vs {z_te.shape}, factors {y.shape} vs {y_te.shape}")
     d, k = z.shape[1], y.shape[1]
+    depths = forest_depths(max_depth, k, factor_names) if backend == "random_forest" else [None] * k
 
     def fit(j: int):
+        if backend == "random_forest":
+            return _fit_forest(z, y[:, j], z_te, y_te[:, j], depths[j], int(n_estimators), seed)
         if backend == "sklearn":
             return _fit_sklearn(z, y[:, j], z_te, seed)
         return _fit_lightgbm(z, y[:, j], z_te, seed, max_bin)
@@ -218,18 +372,39 @@ def dci_importance(codes, factors, codes_test, factors_test, backend: str = "lig
         fits = [done[j] for j in range(k)]
     r = np.zeros((d, k))
     acc_tr, acc_te = np.zeros(k), np.zeros(k)
-    for j, (imp, p_tr, p_te) in enumerate(fits):
+    if depths_used is not None:
+        depths_used.clear()
+    for j, out in enumerate(fits):
+        if backend == "random_forest":
+            r[:, j], acc_tr[j], acc_te[j], used = out
+            if depths_used is not None:
+                depths_used.append(used)
+            continue
+        imp, p_tr, p_te = out
         r[:, j] = imp
         acc_tr[j] = np.mean(p_tr == y[:, j])
         acc_te[j] = np.mean(p_te == y_te[:, j])
     return r, acc_tr, acc_te
 
 
+def _dataset_factor_names(model, dataset) -> list[str] | None:
+    """The names of the dataset's varying factors (those the suite passes; None without names)."""
+    names, sizes = tuple(getattr(dataset, "factor_names", ()) or ()), tuple(getattr(dataset, "factor_sizes", ()) or ())
+    if not names or len(names) != len(sizes):
+        return None
+    return [str(n) for n, size in zip(names, sizes) if size > 1]
+
+
+DCI_SOURCES = {"factor_names": OptionSource(("dataset",), _dataset_factor_names,
+                                            "a dataset with factor_names (for a dict or 'seed004' max_depth)")}
+
+
 @register_metric("dci", needs=("codes", "factor_classes", "test_split"), num_train=10000, num_test=5000,
-                 help="DCI (Eastwood & Williams 2018)")
+                 option_sources=DCI_SOURCES, help="DCI (Eastwood & Williams 2018)")
 def dci(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_test: np.ndarray,
         backend: str = "lightgbm", seed: int = 0, max_bin: int | None = None,
-        n_jobs: int | None = None) -> dict[str, float]:
+        n_jobs: int | None = None, max_depth: Any = None, n_estimators: int = DEFAULT_ESTIMATORS,
+        factor_names: Sequence[str] | None = None) -> dict[str, float]:
     """DCI scores of codes (N, d) for factor classes (N, K), informativeness on the test points.
 
     Defaults (disentanglement_lib ``dci.py`` / ``dci.gin``): 10,000 train / 5,000 test points in
@@ -240,11 +415,25 @@ def dci(codes: np.ndarray, factors: np.ndarray, codes_test: np.ndarray, factors_
     ``seed`` seeds the classifiers. Factors constant in the training sample are skipped with a
     warning (a classifier needs two classes).
 
+    ``backend="random_forest"`` is seed 004's (module docstring): a ``RandomForestRegressor`` per
+    factor, informativeness 1 - NRMSE, with ``max_depth`` (None: unbounded; an int; a list, one per
+    factor column; a dict factor name -> depth; ``"seed004"``: dSprites' {shape 4, scale 2,
+    orientation 4, posX 2, posY 2}; ``"cv"``: chosen per factor by 3-fold cross-validation over
+    2, 4, 6, 8, unbounded) and ``n_estimators=100``; these two apply to this backend only.
+    ``factor_names`` (in the suite: the dataset's names of its varying factors) name the factor
+    columns for a dict or ``"seed004"`` max_depth; the other backends ignore them.
+
     Returns ``{"disentanglement", "completeness", "informativeness_train", "informativeness_test"}``.
     """
     z, y = check_pair(codes, factors)
     keep = varying_factors(y, "dci")
+    names = None
+    if backend == "random_forest":  # depths per factor column given, then the constant factors dropped
+        names = None if factor_names is None else [str(n) for n in factor_names]
+        depths = forest_depths(max_depth, y.shape[1], names)
+        max_depth = [dep for dep, kept in zip(depths, keep) if kept]
+        names = None if names is None else [n for n, kept in zip(names, keep) if kept]
     r, acc_tr, acc_te = dci_importance(z, y[:, keep], codes_test, np.asarray(factors_test)[:, keep],
-                                       backend, seed, max_bin, n_jobs)
+                                       backend, seed, max_bin, n_jobs, max_depth, n_estimators, names)
     return {"disentanglement": disentanglement(r), "completeness": completeness(r),
             "informativeness_train": float(acc_tr.mean()), "informativeness_test": float(acc_te.mean())}

@@ -41,7 +41,8 @@ import yaml
 from ..records import ConfigError, did_you_mean
 
 TOP_KEYS = ("name", "description", "out", "datasets", "dataset", "seeds", "train", "hparams", "methods",
-            "evaluation", "analysis", "profiles", "default_profile", "report")
+            "evaluation", "analysis", "profiles", "default_profile", "report", "order")
+ORDERS = ("file", "seeds_first")
 METHOD_KEYS = ("method", "label", "hparams", "grid", "points", "train", "datasets")
 DATASET_KEYS = ("name", "options", "label")
 EVALUATION_KEYS = ("seed", "metrics")
@@ -113,7 +114,8 @@ class Study:
         return self.directory / "runs"
 
     def trials(self) -> list[Trial]:
-        """The trials, in the file's order: datasets, then methods, then grid points, then seeds."""
+        """The trials, in the file's order (datasets, then methods, then grid points, then seeds), or
+        with ``order: seeds_first`` every configuration at the first seed, then at the next, ..."""
         return list(self._trials)
 
     def evaluation_key(self) -> str:
@@ -212,6 +214,14 @@ def load_study(path: str | Path, profile: str | None = None, out: str | Path | N
     study = Study(path=path, name=name, profile=profile, description=str(spec.get("description") or ""),
                   out=out_dir, spec=spec, metrics=metrics, evaluation_seed=eval_seed, analysis=analysis, report=report)
     study._trials = _expand(path, spec)
+    order = spec.get("order", "file")
+    if order not in ORDERS:
+        raise _err(path, "order", f"{order!r} is not an order", "write order: file (the file's order) or order: "
+                   "seeds_first (every configuration at the first seed, then at the next, ...)")
+    if order == "seeds_first":  # a study stopped early then covers every configuration at its first seeds
+        seeds = [t.seed for t in study._trials]
+        rank = {s: i for i, s in enumerate(dict.fromkeys(seeds))}
+        study._trials.sort(key=lambda t: rank[t.seed])
     return study
 
 

@@ -37,6 +37,7 @@ def run_trial(task: dict[str, Any]) -> dict[str, Any]:
     from ..experiments.runs import train_or_continue
     from ..io import atomic_write_json
     from ..metrics import evaluate, metric_environment
+    from ..data.weak.correlated import evaluation_part
     from ..metrics.codes import CodeTable
     from ..train import TrainConfig
 
@@ -52,19 +53,20 @@ def run_trial(task: dict[str, Any]) -> dict[str, Any]:
     method = result.method.eval()
     t0 = time.perf_counter()
     metrics: dict[str, Any] = {}
+    data, evaluated_on = evaluation_part(dataset)  # a correlated split's held-out test set, else the data
     if task["metrics"]:
-        table = CodeTable(method, dataset)  # each image encoded once for every metric of the trial
+        table = CodeTable(method, data)  # each image encoded once for every metric of the trial
         for label, spec in task["metrics"].items():
             opts = dict(spec)
             name = opts.pop("metric")
-            scores = evaluate(table, dataset, [name], seed=task["evaluation_seed"], options={name: opts})
+            scores = evaluate(table, data, [name], seed=task["evaluation_seed"], options={name: opts})
             for k, v in scores.items():
                 metrics[label if k == name else f"{label}.{k[len(name) + 1:]}"] = v
     if task.get("analysis") and task["analysis"].get("score"):
         from .analysis import load_function
 
         score = load_function(task["analysis"]["file"], task["analysis"]["score"])
-        for k, v in score(result, dataset).items():
+        for k, v in score(result, data).items():
             metrics[str(k)] = v
     eval_s = time.perf_counter() - t0
     last = result.history[-1] if result.history else {}
@@ -79,5 +81,6 @@ def run_trial(task: dict[str, Any]) -> dict[str, Any]:
         "run_path": str(run_dir),
         "step": result.step,
     }
-    atomic_write_json(run_dir / "trial.json", {"id": task["id"], "label": task["label"], **out})
+    atomic_write_json(run_dir / "trial.json", {"id": task["id"], "label": task["label"], "evaluated_on": evaluated_on,
+                                               **out})
     return out

@@ -23,6 +23,7 @@ from ..train.run_dir import RunDir, load_run
 from ..metrics import assign_factors, latent_labels, normalized_mi
 from .factors import encode_sample, mi_heatmap_png, response_curves_png
 from .images import grid, png_bytes
+from .neighbours import MAX_FEATURES, feature_neighbours, feature_size_of, neighbours_figure, neighbours_png
 from .traversal import latent_kl, latent_traversal, reconstructions, traversal_values
 
 CSS = """
@@ -120,7 +121,8 @@ def write_report(
     n_traversals: int = 2,
     checkpoint_step: int | None = None,
 ) -> Path:
-    """Write ``run_dir/report.html``: configuration, reconstructions, traversals, loss curves, metrics.
+    """Write ``run_dir/report.html``: configuration, reconstructions, traversals, which latent holds
+    which factor (datasets with factors), nearest neighbours per feature, loss curves, metrics.
 
     ``checkpoint_step`` (the step of ``method``'s weights) is compared with the step the metrics
     were computed at, so that scores of an older checkpoint are marked as such.
@@ -138,7 +140,9 @@ def write_report(
     kl = latent_kl(method, dataset.images(kl_idx), dataset.index_to_classes(kl_idx))
     values = traversal_values(method, dataset, traversal_steps, seed=seed)
     order = np.argsort(-kl) if kl is not None else np.arange(method.latent_dim)
-    held = latents_and_factors(method, dataset, seed=seed)
+    # factor figures need labelled data; an image folder without labels has none (seed 004's Flowers)
+    has_factors = any(size > 1 for size in dataset.factor_sizes)
+    held = latents_and_factors(method, dataset, seed=seed) if has_factors else None
     traversal_tables = []
     for t, start in enumerate(idx[:n_traversals]):
         images = latent_traversal(method, dataset.images([start])[0], values, dataset.index_to_classes([start]))
@@ -146,16 +150,14 @@ def write_report(
         rows = []
         for j in order:
             label = f"z<sub>{j}</sub>" + (f" &middot; KL {kl[j]:.2f}" if kl is not None else "")
-            if held["labels"][j] is not None and _active(kl, j):
+            if held is not None and held["labels"][j] is not None and _active(kl, j):
                 label += f" &middot; <b>{html.escape(held['labels'][j])}</b> ({held['nmi'][j].max():.2f})"
             rows.append(f"<tr><td class='lab'>{label}</td><td>{_img(png_bytes(grid(images[j], rows=1, pad=1)), f'z{j}', 34 * traversal_steps)}</td></tr>")
         traversal_tables.append(f"<div><table class='trav'>{''.join(rows)}</table><div class='sub'>start: image {int(start)}</div></div>")
     lo, hi = float(values.min()), float(values.max())
 
-    heatmap = mi_heatmap_png(held["nmi"], held["factor_names"], [int(j) for j in order])
-    shown = ([int(j) for j in order if held["nmi"][j].max() >= LABEL_MIN_NMI and _active(kl, j)][:8]
-             or [int(j) for j in order[:3]])
-    responses = response_curves_png(held["codes"], held["classes"], dataset, held["factors"], shown)
+    factor_figures = _factor_figures(held, dataset, order, kl) if held is not None else []
+    neighbours = _neighbours_figure(method, dataset, kl, seed, has_factors)
     curves = _loss_curves_png(history)
     cfg_rows = _flatten({k: v for k, v in config.items()})
     metric_rows = [(k, v, *metric_guide(k)) for k, v in _flatten(metrics or {}) if not k.startswith(_META)]
@@ -171,7 +173,7 @@ def write_report(
 
     abstraction = _abstraction_figures(method, dataset, x, seed)
     title = f"{config.get('method', method.name)} on {config.get('dataset', dataset.name)}"
-    factors = ", ".join(f"{n} ({s})" for n, s in zip(dataset.factor_names, dataset.factor_sizes))
+    factors = ", ".join(f"{n} ({s})" for n, s in zip(dataset.factor_names, dataset.factor_sizes)) or "none"
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>",
         f"<title>untwine report: {html.escape(title)}</title><style>{CSS}</style></head><body>",
@@ -184,21 +186,15 @@ def write_report(
         "<h2>Latent traversals</h2>",
         f"<figure><div class='cols'>{''.join(traversal_tables)}</div><figcaption><b>Figure 2.</b> Each row varies one latent "
         f"from {lo:.2f} to {hi:.2f} while the others keep the code of the start image; rows sorted by the mean "
-        "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused). A bold name is "
-        "the factor the latent holds most information about (normalised MI in brackets, Figure 3); unlabelled rows hold "
-        f"none (below {LABEL_MIN_NMI}) or are unused (KL below {ACTIVE_MIN_KL}).</figcaption></figure>",
+        "KL of the latent to the prior (informative latents first; a latent with KL near 0 is unused)."
+        + (" A bold name is the factor the latent holds most information about (normalised MI in brackets, Figure 3); "
+           f"unlabelled rows hold none (below {LABEL_MIN_NMI}) or are unused (KL below {ACTIVE_MIN_KL})."
+           if held is not None else "") + "</figcaption></figure>",
         *abstraction,
-        "<h2>Which latent holds which factor</h2>",
-        f"<p>{_captured_sentence(held)}</p>",
-        f"<figure>{_img(heatmap, 'normalised mutual information', cls='')}<figcaption><b>Figure 3.</b> Mutual information "
-        "between each latent (rows, in the order of Figure 2) and each factor (columns), divided by the factor's entropy: "
-        f"1 means the latent determines the factor. {held['n']:,} random images, mean codes, 20-bin histograms (MIG's "
-        "estimator). A disentangled model has one dark cell per column, in different rows.</figcaption></figure>",
-        f"<figure>{_img(responses, 'response curves', cls='')}<figcaption><b>Figure 4.</b> Response curves: for each "
-        "factor, the mean code of each informative latent over the images with that factor value (the other factors "
-        "vary at random). A latent that holds a factor moves with it and stays flat for the others.</figcaption></figure>",
+        *factor_figures,
+        *neighbours,
         "<h2>Training curves</h2>",
-        (f"<figure>{_img(curves, 'training curves', cls='')}<figcaption><b>Figure 5.</b> Loss terms, mean over each "
+        (f"<figure>{_img(curves, 'training curves', cls='')}<figcaption><b>Figure 6.</b> Loss terms, mean over each "
          f"logging interval of {config.get('log_every', '?')} steps.</figcaption></figure>") if curves else "<p>No logged steps.</p>",
         "<h2>Metrics</h2>",
         _metric_table(metric_rows) if metric_rows else "<p>Not evaluated yet: run <code>untwine evaluate</code>.</p>",
@@ -215,6 +211,72 @@ def write_report(
         "</body></html>",
     ]
     return rd.save_report("\n".join(parts))
+
+
+def _factor_figures(held: dict[str, Any], dataset: GroundTruthDataset, order: np.ndarray,
+                    kl: np.ndarray | None) -> list[str]:
+    """The section "Which latent holds which factor": the MI heat map and response curves (Figures 3-4)."""
+    heatmap = mi_heatmap_png(held["nmi"], held["factor_names"], [int(j) for j in order])
+    shown = ([int(j) for j in order if held["nmi"][j].max() >= LABEL_MIN_NMI and _active(kl, j)][:8]
+             or [int(j) for j in order[:3]])
+    responses = response_curves_png(held["codes"], held["classes"], dataset, held["factors"], shown)
+    return [
+        "<h2>Which latent holds which factor</h2>",
+        f"<p>{_captured_sentence(held)}</p>",
+        f"<figure>{_img(heatmap, 'normalised mutual information', cls='')}<figcaption><b>Figure 3.</b> Mutual information "
+        "between each latent (rows, in the order of Figure 2) and each factor (columns), divided by the factor's entropy: "
+        f"1 means the latent determines the factor. {held['n']:,} random images, mean codes, 20-bin histograms (MIG's "
+        "estimator). A disentangled model has one dark cell per column, in different rows.</figcaption></figure>",
+        f"<figure>{_img(responses, 'response curves', cls='')}<figcaption><b>Figure 4.</b> Response curves: for each "
+        "factor, the mean code of each informative latent over the images with that factor value (the other factors "
+        "vary at random). A latent that holds a factor moves with it and stays flat for the others.</figcaption></figure>",
+    ]
+
+
+NEIGHBOUR_POOL = 2000  # images searched by the nearest-neighbour figure (the section takes about 2 s on a CPU)
+NEIGHBOUR_QUERIES = 5
+NEIGHBOUR_K = 3
+
+
+def _neighbours_figure(method: Method, dataset: GroundTruthDataset, kl: np.ndarray | None, seed: int,
+                       has_factors: bool) -> list[str]:
+    """The section "Nearest neighbours per feature" (seed 004's Fig. 5), drawn for every run: the
+    qualitative check for data without factors (the only view of what a feature holds there),
+    and cheap elsewhere. Features in the order of Figure 2 (mean KL summed over the feature's
+    dims, informative first) when the KL is known, at most ``MAX_FEATURES`` of them."""
+    size = feature_size_of(method)
+    num_features = method.latent_dim // size if method.latent_dim % size == 0 else None
+    by_kl = kl is not None and num_features is not None and len(kl) == method.latent_dim
+    features = None  # feature_neighbours' default: the first MAX_FEATURES
+    if by_kl:
+        feature_kl = np.asarray(kl, dtype=np.float64).reshape(num_features, size).sum(1)
+        features = [int(f) for f in np.argsort(-feature_kl, kind="stable")[:MAX_FEATURES]]
+    pool = min(NEIGHBOUR_POOL, len(dataset))
+    if pool < 2:
+        return []  # nothing to compare a query with
+    found = feature_neighbours(method, dataset, min(NEIGHBOUR_QUERIES, pool), min(NEIGHBOUR_K, pool - 1), pool, seed,
+                               features)
+    png = neighbours_png(neighbours_figure(method, dataset, found=found))
+    d, total, n, k = found.feature_size, found.num_features, len(found.features), found.neighbours.shape[2]
+    what = ("Each feature is one latent (Z<sub>k</sub> = z<sub>k</sub>)." if d == 1 else
+            f"Each feature is {d} latent dims (Z<sub>k</sub> = z<sub>{d}k</sub> .. z<sub>{d}k+{d - 1}</sub>).")
+    if by_kl:
+        summed = ", summed over the feature's dims" if d > 1 else ""
+        order = (f" Blocks in the order of Figure 2 (mean KL to the prior{summed}, informative first)"
+                 + (f"; the {n} of {total} features with the highest KL." if n < total else "."))
+    else:
+        order = " Blocks in index order" + (f"; the first {n} of {total} features." if n < total else ".")
+    why = ("" if has_factors else " The dataset has no factor labels, so Figures 3-4 are not drawn: this figure is the "
+           "report's view of what each feature holds (as seed 004 judges its Flowers model, Sec. 5.5).")
+    return [
+        "<h2>Nearest neighbours per feature</h2>",
+        f"<figure>{_img(png, 'nearest neighbours per feature', cls='')}<figcaption><b>Figure 5.</b> Each row: a query "
+        f"image (left column) and its {k} nearest neighbours by feature Z<sub>k</sub> alone (Euclidean distance "
+        f"on that feature in each image's corner), among {len(found.pool):,} random images; the same "
+        f"{len(found.queries)} queries in every block. {what}{order} A feature that holds one factor gathers images "
+        "that agree in that factor and differ in the rest; an unused feature (KL near 0) gives arbitrary neighbours "
+        f"at tiny distances.{why}</figcaption></figure>",
+    ]
 
 
 def _abstraction_figures(method: Method, dataset: GroundTruthDataset, x: torch.Tensor, seed: int) -> list[str]:

@@ -157,19 +157,9 @@ def _hparam_figures(done: pd.DataFrame, frame: pd.DataFrame, fam: pd.Series, sco
 
 
 def _spearman_png(corr: pd.DataFrame) -> bytes:
-    n = len(corr)
-    fig, axes = _subplots(1, 1, w=1.1 * n + 2.5, h=0.9 * n + 1.5)
-    ax = axes[0, 0]
-    im = ax.imshow(corr.to_numpy(float), cmap="RdBu_r", vmin=-1, vmax=1)
-    ax.set_xticks(range(n), corr.columns, rotation=45, ha="right", fontsize=8)
-    ax.set_yticks(range(n), corr.index, fontsize=8)
-    for i in range(n):
-        for j in range(n):
-            v = corr.iat[i, j]
-            ax.text(j, i, "n/a" if _missing(v) else f"{v:.2f}", ha="center", va="center", fontsize=8,
-                    color="white" if not _missing(v) and abs(v) > 0.6 else "black")
-    fig.colorbar(im, ax=ax, fraction=0.046)
-    return _png(fig)
+    from .agreement import agreement_heatmap
+
+    return _png(agreement_heatmap(corr, title=None))
 
 
 def _traversals(done: pd.DataFrame, fam: pd.Series, rank: str | None) -> list[tuple[str, bytes | None, str]]:

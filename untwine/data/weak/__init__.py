@@ -4,9 +4,12 @@ correlated resampling. Each sampler is registered with :func:`untwine.data.regis
 
 from .correlated import (
     IndexSubset,
+    SplitPart,
+    correlate_dataset,
     correlated_datasets,
     correlated_split,
     correlation_weights,
+    evaluation_part,
     expected_correlation,
     factor_correlation,
 )
@@ -17,7 +20,8 @@ from .pairs import SEED003_GROUPS, GroupSampler, PairSampler
 from .relations import RelationSampler, RelationTable, cyclic_moves, relation_table, unary_moves
 
 __all__ = [
-    "IndexSubset", "correlated_datasets", "correlated_split", "correlation_weights", "expected_correlation",
+    "IndexSubset", "SplitPart", "correlate_dataset", "correlated_datasets", "evaluation_part", "correlated_split",
+    "correlation_weights", "expected_correlation",
     "factor_correlation", "EntitySpec", "as_entity_spec", "FewLabelSampler", "few_label_indices",
     "WeakLabelSampler", "compute_labels", "resolve_label_fn", "SEED003_GROUPS", "GroupSampler", "PairSampler",
     "RelationSampler", "RelationTable", "cyclic_moves", "relation_table", "unary_moves",

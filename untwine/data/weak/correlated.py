@@ -160,3 +160,100 @@ def correlated_datasets(dataset: GroundTruthDataset, **options) -> tuple[IndexSu
     """:func:`correlated_split` as two dataset views ``(train, test)``."""
     train, test = correlated_split(dataset, **options)
     return IndexSubset(dataset, train, "correlated train"), IndexSubset(dataset, test, "uniform test")
+
+
+# ---- the dataset option ``correlate`` ------------------------------------------------------------
+CORRELATE_KEYS = ("factors", "sigma", "n_train", "n_test", "seed", "alpha", "replace", "part")
+
+
+class SplitPart(IndexSubset):
+    """One part of a correlated (or independent) split, made by the dataset option ``correlate``.
+
+    ``split`` records how it was made (factors, sigma, sizes, seed, the realised correlation of
+    the training part); :meth:`held_out` is the uniform test part (None when ``n_test=0``), the set
+    :func:`evaluation_part` scores a model trained on the training part on.
+    """
+
+    def __init__(self, base: GroundTruthDataset, indices, tag: str, split: dict, test_indices: np.ndarray):
+        super().__init__(base, indices, tag)
+        self.split = split
+        self._test_indices = test_indices
+
+    def held_out(self) -> "IndexSubset | None":
+        if self.split["part"] == "test" or not len(self._test_indices):
+            return None
+        return IndexSubset(self.base, self._test_indices, "uniform held-out test")
+
+
+def _option_error(text: str) -> ValueError:
+    return ValueError(f"dataset option correlate: {text}")
+
+
+def correlate_dataset(dataset: GroundTruthDataset, options) -> GroundTruthDataset:
+    """The dataset option ``correlate`` (seed 004, appendix B): a correlated or independent
+    training part with a uniform held-out test part.
+
+    ``options``: ``True`` (seed 004's preset for the dataset: factors, sizes, sigma 0.2),
+    ``"independent"`` (the preset's sizes, uniform training part), or a mapping with keys
+    ``factors`` (two factor names), ``sigma`` (> 0; ``None``: independent), ``n_train``,
+    ``n_test``, ``seed`` (of the split, 0: one split shared by every model seed), ``alpha``
+    (1 correlated, -1 anti-correlated), ``replace`` and ``part`` (``"train"``, the default, or
+    ``"test"``). Returns a :class:`SplitPart`.
+    """
+    if options is False or options is None:
+        return dataset
+    if options is True:
+        options = {}
+    elif options == "independent":
+        options = {"sigma": None}
+    elif not isinstance(options, dict):
+        raise _option_error(f"give true, 'independent' or a mapping of {', '.join(CORRELATE_KEYS)}; got {options!r}")
+    unknown = sorted(set(options) - set(CORRELATE_KEYS))
+    if unknown:
+        raise _option_error(f"unknown key(s) {', '.join(unknown)}; valid keys: {', '.join(CORRELATE_KEYS)}")
+    o = {"sigma": 0.2, "seed": 0, "alpha": 1, "replace": True, "part": "train", **options}
+    if o["part"] not in ("train", "test"):
+        raise _option_error(f"part must be 'train' or 'test', got {o['part']!r}")
+    if o["sigma"] is not None and (not isinstance(o["sigma"], (int, float)) or o["sigma"] <= 0):
+        raise _option_error(f"sigma must be > 0 (smaller: stronger correlation; null: independent factors), "
+                            f"got {o['sigma']!r}")
+    factors, n_train, n_test = _defaults(dataset, o.get("factors"), o.get("n_train"), o.get("n_test"))
+    idx = [dataset.factor_index(f) for f in factors]
+    if idx[0] == idx[1]:
+        raise _option_error(f"a factor cannot be correlated with itself ({factors[0]!r} twice); name two different "
+                            f"factors of {', '.join(dataset.factor_names)}")
+    n = len(dataset)
+    if n_test < 0 or n_test >= n:
+        raise _option_error(f"n_test={n_test} must be in [0, {n}) ({dataset.name} has {n:,} images); lower n_test")
+    if n_train < 1 or n_train > n - n_test:
+        raise _option_error(f"n_train={n_train} must be in [1, {n - n_test:,}] ({dataset.name} has {n:,} images, "
+                            f"{n_test:,} held out); lower n_train or n_test")
+    train, test = correlated_split(dataset, factors, o["sigma"], n_train, n_test, int(o["seed"]), int(o["alpha"]),
+                                   bool(o["replace"]))
+    split = {"factors": [dataset.factor_names[i] for i in idx], "sigma": o["sigma"], "n_train": n_train,
+             "n_test": n_test, "seed": int(o["seed"]), "alpha": int(o["alpha"]), "replace": bool(o["replace"]),
+             "part": o["part"], "train_correlation": factor_correlation(dataset, train, factors)}
+    kind = "independent" if o["sigma"] is None else f"correlated (sigma {o['sigma']})"
+    if o["part"] == "test":
+        return SplitPart(dataset, test, "uniform test", split, test)
+    return SplitPart(dataset, train, f"{kind} train", split, test)
+
+
+def evaluation_part(dataset: GroundTruthDataset, on: str = "auto") -> tuple[GroundTruthDataset, str]:
+    """The dataset a model trained on ``dataset`` is scored on, and a description of it.
+
+    ``on="auto"``: the held-out uniform test part of a correlated/independent split (dataset
+    option ``correlate``), else the dataset itself; ``"test"``: the held-out part (an error
+    without one); ``"train"``: the training data itself.
+    """
+    if on not in ("auto", "train", "test"):
+        raise ValueError(f"on must be 'auto', 'train' or 'test', got {on!r}")
+    held = dataset.held_out() if hasattr(dataset, "held_out") else None
+    if on == "test" and held is None:
+        raise ValueError(f"{dataset.name} has no held-out test part; train with the dataset option correlate "
+                         "(n_test > 0) or evaluate on='train'")
+    if held is not None and on != "train":
+        return held, f"held-out uniform test set ({len(held):,} images, never trained on)"
+    if hasattr(dataset, "split"):
+        return dataset, f"the training data ({len(dataset):,} images of the {dataset.tag} part)"
+    return dataset, "the training data"
