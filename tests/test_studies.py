@@ -72,6 +72,16 @@ def test_expansion_is_deterministic_and_ids_follow_the_training_configuration(tm
     assert trials[0].train_config().threads == 1  # studies default to one torch thread per trial
 
 
+def test_seeds_first_runs_every_configuration_at_a_seed_before_the_next_seed(tmp_path):
+    by_file = load_study(write_study(tmp_path)).trials()
+    by_seed = load_study(write_study(tmp_path, "s.yaml", order="seeds_first")).trials()
+    assert [(t.label, t.seed) for t in by_seed] == [("beta_vae beta=1", 0), ("beta_vae beta=4", 0), ("plain", 0),
+                                                    ("beta_vae beta=1", 1), ("beta_vae beta=4", 1), ("plain", 1)]
+    assert sorted(t.id for t in by_seed) == sorted(t.id for t in by_file)  # the same trials
+    with pytest.raises(StudyError, match="order: 'seed_first' is not an order"):
+        load_study(write_study(tmp_path, "bad.yaml", order="seed_first"))
+
+
 def test_profiles_overlay_the_study(tmp_path):
     path = write_study(tmp_path, profiles={"cpu": {}, "paper": {"seeds": [0, 1, 2], "train": {"steps": 50}}},
                        default_profile="cpu")
