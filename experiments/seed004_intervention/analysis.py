@@ -7,6 +7,8 @@
   translation difficulty and DCI, SAP and IRS over every trained model (the paper's Fig. 3), and
   over the FactorVAE models alone (the paper's population);
 * ``results/figure.png``: each score per method, independent against correlated, seeds as points;
+* ``results/neighbours_*.png``: nearest test images per feature (the paper's Fig. 5) of the best
+  intervention and FactorVAE (gamma 40) models on correlated data;
 * ``results/results.csv``: one row per model.
 """
 
@@ -17,7 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from untwine.io import atomic_write_text
-from untwine.metrics.agreement import metric_agreement
+from untwine.metrics.agreement import metric_agreement, metric_agreement_table
 from untwine.viz.agreement import agreement_heatmap
 
 HERE = Path(__file__).resolve().parent
@@ -34,6 +36,7 @@ PAPER = {
 }
 SCORES = {"dci.disentanglement": "DCI", "sap": "SAP", "irs": "IRS", "translation": "translation ↓"}
 DATA = ("independent", "correlated")
+LABELS = {"translation": "−translation", "dci.disentanglement": "DCI", "sap": "SAP", "irs": "IRS"}
 
 
 def _cell(values) -> str:
@@ -50,7 +53,7 @@ def summary(frame, study) -> None:
     frame = frame.copy()
     frame["data"] = frame["dataset"]  # the study's dataset labels: independent, correlated
     frame["label"] = frame["label"].str.replace(r" \[\w+\]$", "", regex=True)
-    frame = frame[frame["status"] == "done"]
+    frame = frame[(frame["status"] == "done") & frame["current"].astype(bool)]  # scored with this evaluation
     keep = ["label", "data", "seed", "steps", *[c for c in SCORES if c in frame], "dci.completeness",
             "dci.informativeness", "translation.kl", "reconstruction.mse_per_pixel", "train_seconds", "eval_seconds"]
     frame[[c for c in keep if c in frame]].to_csv(out / "results.csv", index=False, float_format="%.6g")
@@ -87,12 +90,46 @@ def summary(frame, study) -> None:
         text = []
         for name, rows in (("every model", frame), ("FactorVAE models", frame[frame["label"].str.startswith("factorvae")])):
             corr = metric_agreement(rows[scores], lower_is_better=("translation",))
-            text += [f"### {name} ({len(rows)} models)", "", corr.to_markdown(floatfmt=".2f"), ""]
+            pairs = metric_agreement_table(rows[scores], lower_is_better=("translation",))
+            text += [f"### {name} ({len(rows)} models)", "", "| | " + " | ".join(LABELS[c] for c in scores) + " |",
+                     "|---|" + "---|" * len(scores)]
+            text += [f"| {LABELS[a]} | " + " | ".join(f"{corr.loc[a, b]:.2f}" for b in scores) + " |" for a in scores]
+            first = pairs[pairs["metric_a"] == "translation"]
+            text += ["", "Translation difficulty (negated) against each score: "
+                     + "; ".join(f"{LABELS[r.metric_b]} rho = {r.spearman:.2f} (p = {r.p_value:.3f}, {r.n_models} models)"
+                                 for r in first.itertuples()), ""]
             if name == "every model":
                 agreement_heatmap(corr, out / "agreement.png",
                                   title=f"Spearman rank correlation over {len(rows)} models (translation negated)")
         atomic_write_text(out / "agreement.md", "\n".join(text))
     _figure(frame, cols, out / "figure.png")
+    _neighbours(frame, out)
+
+
+def _neighbours(frame, out: Path) -> None:
+    """Nearest neighbours per feature (the paper's Fig. 5) of the best-DCI intervention model and
+    FactorVAE (gamma 40, the paper's Fig. 4 baseline) trained on correlated data, on test images."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from untwine.data.weak import evaluation_part
+    from untwine.train import load_run
+    from untwine.viz import neighbours_figure
+
+    for label in ("intervention", "factorvae_g40"):
+        rows = frame[(frame["label"] == label) & (frame["data"] == "correlated")]
+        if rows.empty or rows["dci.disentanglement"].isna().all():
+            continue
+        best = rows.loc[rows["dci.disentanglement"].idxmax()]
+        run = load_run(best["run_path"])
+        test, _ = evaluation_part(run.dataset)
+        fig = neighbours_figure(run.method, test, num_queries=4, k=3, pool=2000, seed=0)
+        fig.suptitle(f"{NAMES[label]}, correlated data, seed {best['seed']} (DCI {best['dci.disentanglement']:.2f}): "
+                     "3 nearest test images by each feature alone", fontsize=9, y=1.01)
+        fig.savefig(out / f"neighbours_{label}.png", dpi=80, bbox_inches="tight")
+        plt.close(fig)
 
 
 def _figure(frame, cols, path) -> None:
