@@ -149,6 +149,12 @@ def test_l_diff_is_larger_when_a_feature_changes_several_factors():
     clean = evaluate(BlockModel(False), ds, ["translation_difficulty"], options=opts, fast_encoder=False)
     messy = evaluate(BlockModel(True), ds, ["translation_difficulty"], options=opts, fast_encoder=False)
     assert messy["translation_difficulty.feature_0"] > 1.5 * clean["translation_difficulty.feature_0"]
+    # a decoder that ignores its code scores a near-zero change (and so an easy translation)
+    frozen = BlockModel(False)
+    frozen.decode = lambda z: BlockModel(False).decode(torch.zeros_like(z))
+    still = evaluate(frozen, ds, ["translation_difficulty"], options=opts, fast_encoder=False)
+    assert still["translation_difficulty.change"] < 1e-3 < 10 < clean["translation_difficulty.change"]
+    assert still["translation_difficulty.kl"] < 1e-2 < clean["translation_difficulty.kl"]
     again = evaluate(BlockModel(True), ds, ["translation_difficulty"], options=opts, fast_encoder=False)
     assert again == messy
 

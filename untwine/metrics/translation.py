@@ -10,8 +10,11 @@ gradient steps (learning rate ``lr``) and its cross-entropy measured on D~ (Algo
 :mod:`untwine.nn.translation` says how M is built). Lower is better.
 
 Returns ``translation_difficulty`` (the cross-entropy, nats per image, mean over features and
-repeats: the paper's number), ``kl`` (the same minus the entropy of v: blur-neutral) and
-``feature_K`` (the cross-entropy of each feature). Deterministic for a seed: images, values and
+repeats: the paper's number), ``kl`` (the same minus the entropy of v: blur-neutral),
+``change`` (the KL of v from u itself, before any fitting: how much a feature changes the images)
+and ``feature_K`` (the cross-entropy of each feature). A model whose features change nothing (a
+collapsed generator, a decoder that ignores its code) scores near 0, the best score: read it with
+``change`` and the reconstruction error. Deterministic for a seed: images, values and
 the translation networks' initialisations come from the suite's generator.
 """
 
@@ -27,6 +30,14 @@ from ..nn.translation import intervene
 from ..nn.translation import translation_difficulty as algorithm1
 from .codes import CodeTable
 from .registry import OptionSource, register_metric
+
+
+def algorithm1_identity(u_logits: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """KL of v from u per image (mean): the difficulty before any fitting, i.e. how much setting the
+    feature to another value changes the images."""
+    p = v.clamp(1e-6, 1 - 1e-6)
+    ce = torch.nn.functional.binary_cross_entropy_with_logits(u_logits, v, reduction="none").flatten(1).sum(1)
+    return (ce + (p * p.log() + (1 - p) * (1 - p).log()).flatten(1).sum(1)).mean()
 
 
 def _model_feature_size(model, dataset) -> int | None:
@@ -67,7 +78,7 @@ def translation_difficulty(dataset: Any, encode: Any, rng: np.random.Generator, 
     if feature_size < 1 or d % feature_size:
         raise ValueError(f"translation_difficulty: feature_size={feature_size} does not divide the code size {d}; "
                          "give the model's D_Z (feature_size)")
-    per_feature, kl = [], []
+    per_feature, kl, change = [], [], []
     for k in range(d // feature_size):
         ce_k = []
         for _ in range(repeats):
@@ -80,9 +91,11 @@ def translation_difficulty(dataset: Any, encode: Any, rng: np.random.Generator, 
             u, v, ut, vt = (t.clone() for t in (u, v, ut, vt))  # plain tensors: the inner fit takes gradients
             with torch.no_grad():
                 out = algorithm1(u, torch.sigmoid(v), ut, torch.sigmoid(vt), steps, lr, hidden, generator)
+                change.append(float(algorithm1_identity(ut, torch.sigmoid(vt))))
             ce_k.append(float(out["cross_entropy"]))
             kl.append(float(out["kl"]))
         per_feature.append(float(np.mean(ce_k)))
-    scores = {"translation_difficulty": float(np.mean(per_feature)), "kl": float(np.mean(kl))}
+    scores = {"translation_difficulty": float(np.mean(per_feature)), "kl": float(np.mean(kl)),
+              "change": float(np.mean(change))}
     scores.update({f"feature_{k}": v for k, v in enumerate(per_feature)})
     return scores
