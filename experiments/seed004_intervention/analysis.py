@@ -36,7 +36,9 @@ PAPER = {
 }
 SCORES = {"dci.disentanglement": "DCI", "sap": "SAP", "irs": "IRS", "translation": "translation ↓"}
 DATA = ("independent", "correlated")
-LABELS = {"translation": "−translation", "dci.disentanglement": "DCI", "sap": "SAP", "irs": "IRS"}
+LABELS = {"translation": "−translation (CE)", "translation.kl": "−translation (KL)",
+          "translation.relative": "−translation (KL / change)", "dci.disentanglement": "DCI", "sap": "SAP",
+          "irs": "IRS"}
 
 
 def _cell(values) -> str:
@@ -55,7 +57,8 @@ def summary(frame, study) -> None:
     frame["label"] = frame["label"].str.replace(r" \[\w+\]$", "", regex=True)
     frame = frame[(frame["status"] == "done") & frame["current"].astype(bool)]  # scored with this evaluation
     keep = ["label", "data", "seed", "steps", *[c for c in SCORES if c in frame], "dci.completeness",
-            "dci.informativeness", "translation.kl", "reconstruction.mse_per_pixel", "train_seconds", "eval_seconds"]
+            "dci.informativeness_test", "translation.kl", "translation.change", "reconstruction.mse_per_pixel",
+            "train_seconds", "eval_seconds"]
     frame[[c for c in keep if c in frame]].to_csv(out / "results.csv", index=False, float_format="%.6g")
     cols = [c for c in SCORES if c in frame]
     lines = ["| method | data | " + " | ".join(SCORES[c] for c in cols) + " | paper DCI / SAP / IRS | seeds | steps | "
@@ -84,20 +87,28 @@ def summary(frame, study) -> None:
         lines.append(f"| {NAMES[m]} | " + " | ".join(cells) + " |")
     atomic_write_text(out / "table.md", "\n".join(lines) + "\n")
 
-    # metric agreement (the paper's Fig. 3): every model, then the FactorVAE models alone
-    scores = ["translation", "dci.disentanglement", "sap", "irs"]
-    if all(c in frame for c in scores):
-        text = []
+    # metric agreement (the paper's Fig. 3): every model, then the FactorVAE models alone; the
+    # paper's translation difficulty (cross-entropy), its KL form, and the KL as a fraction of how
+    # much the feature changes the images (ours: a feature that changes nothing scores 0 otherwise)
+    if {"translation.kl", "translation.change"} <= set(frame):
+        frame["translation.relative"] = frame["translation.kl"] / frame["translation.change"]
+    variants = [c for c in ("translation", "translation.kl", "translation.relative") if c in frame]
+    scores = variants + [c for c in ("dci.disentanglement", "sap", "irs") if c in frame]
+    if variants and len(scores) > len(variants):
+        text = ["Spearman rank correlations; the translation difficulties are negated (lower is better), so a "
+                "positive value means agreement.", ""]
         for name, rows in (("every model", frame), ("FactorVAE models", frame[frame["label"].str.startswith("factorvae")])):
-            corr = metric_agreement(rows[scores], lower_is_better=("translation",))
-            pairs = metric_agreement_table(rows[scores], lower_is_better=("translation",))
+            corr = metric_agreement(rows[scores], lower_is_better=variants)
+            pairs = metric_agreement_table(rows[scores], lower_is_better=variants)
             text += [f"### {name} ({len(rows)} models)", "", "| | " + " | ".join(LABELS[c] for c in scores) + " |",
                      "|---|" + "---|" * len(scores)]
             text += [f"| {LABELS[a]} | " + " | ".join(f"{corr.loc[a, b]:.2f}" for b in scores) + " |" for a in scores]
-            first = pairs[pairs["metric_a"] == "translation"]
-            text += ["", "Translation difficulty (negated) against each score: "
-                     + "; ".join(f"{LABELS[r.metric_b]} rho = {r.spearman:.2f} (p = {r.p_value:.3f}, {r.n_models} models)"
-                                 for r in first.itertuples()), ""]
+            text.append("")
+            for v in variants:
+                first = pairs[(pairs["metric_a"] == v) & ~pairs["metric_b"].isin(variants)]
+                text.append(f"- {LABELS[v]}: " + "; ".join(
+                    f"{LABELS[r.metric_b]} rho = {r.spearman:.2f} (p = {r.p_value:.3f})" for r in first.itertuples()))
+            text.append("")
             if name == "every model":
                 agreement_heatmap(corr, out / "agreement.png",
                                   title=f"Spearman rank correlation over {len(rows)} models (translation negated)")
