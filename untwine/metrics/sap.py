@@ -43,6 +43,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from .utils import check_pair, varying_factors
+from .dci import _dataset_factor_names
 from .registry import OptionSource, register_metric
 
 CLASSIFIERS = ("svm", "threshold", "logistic")  # the values of sap's ``classifier`` option
@@ -404,12 +405,6 @@ def _continuous_mask(continuous_factors: Any, num_factors: int, factor_names: Se
         else:
             mask[names.index(str(f))] = True
     return mask
-
-
-def _dataset_factor_names(model, dataset):
-    from .dci import _dataset_factor_names as names
-
-    return names(model, dataset)
 
 
 @register_metric("sap", needs=("codes", "factor_classes", "test_split"), num_train=10000, num_test=5000,

@@ -26,18 +26,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..nn.translation import intervene
+from ..nn.translation import image_change, intervene
 from ..nn.translation import translation_difficulty as algorithm1
 from .codes import CodeTable
 from .registry import OptionSource, register_metric
-
-
-def algorithm1_identity(u_logits: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
-    """KL of v from u per image (mean): the difficulty before any fitting, i.e. how much setting the
-    feature to another value changes the images."""
-    p = v.clamp(1e-6, 1 - 1e-6)
-    ce = torch.nn.functional.binary_cross_entropy_with_logits(u_logits, v, reduction="none").flatten(1).sum(1)
-    return (ce + (p * p.log() + (1 - p) * (1 - p).log()).flatten(1).sum(1)).mean()
 
 
 def _model_feature_size(model, dataset) -> int | None:
@@ -91,7 +83,7 @@ def translation_difficulty(dataset: Any, encode: Any, rng: np.random.Generator, 
             u, v, ut, vt = (t.clone() for t in (u, v, ut, vt))  # plain tensors: the inner fit takes gradients
             with torch.no_grad():
                 out = algorithm1(u, torch.sigmoid(v), ut, torch.sigmoid(vt), steps, lr, hidden, generator)
-                change.append(float(algorithm1_identity(ut, torch.sigmoid(vt))))
+                change.append(float(image_change(ut, torch.sigmoid(vt))))
             ce_k.append(float(out["cross_entropy"]))
             kl.append(float(out["kl"]))
         per_feature.append(float(np.mean(ce_k)))

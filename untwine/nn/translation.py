@@ -87,6 +87,13 @@ def _entropy(p: torch.Tensor) -> torch.Tensor:
     return -(p * p.log() + (1 - p) * (1 - p).log()).flatten(1).sum(1)
 
 
+def image_change(u_logits: torch.Tensor, v: torch.Tensor) -> torch.Tensor:
+    """The KL of v from u, per image, mean over images: the translation's difficulty before any
+    fitting (M the identity), i.e. how much changing the feature changes the images."""
+    u_logits, v = u_logits.float(), v.float()
+    return (_cross_entropy(u_logits, v) - _entropy(v)).mean()
+
+
 def fit_translation(u_logits: torch.Tensor, v: torch.Tensor, steps: int, lr: float, hidden: int = 16,
                     generator: torch.Generator | None = None) -> list[torch.Tensor]:
     """Algorithm 1's inner loop: ``steps`` gradient-descent steps of M on the pairs (u, v) (detached)."""
