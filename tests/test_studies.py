@@ -346,8 +346,7 @@ def test_a_ray_study_gives_the_local_results(tmp_path):
     pytest.importorskip("ray")
     path = write_study(tmp_path)
     run_study(load_study(path, out=tmp_path / "local"), workers=2, log=None)
-    # Ray runs in its own process (the CLI): its threads and native signal handlers stay out of
-    # this test process, where later tests deliver real Ctrl-Cs (test_trainer_interrupt)
+    # through the CLI, as a user runs it (--ray local starts Ray in that process, not in this one)
     res = _cli("study", "run", str(path), "--out", str(tmp_path / "ray"), "--ray", "local", timeout=900)
     assert res.returncode == 0, res.stderr[-3000:]
     local, on_ray = load(path, out=tmp_path / "local"), load(path, out=tmp_path / "ray")

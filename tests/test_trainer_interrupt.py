@@ -51,6 +51,16 @@ def assert_same_run(a, b):
     assert rows(a) == rows(b)
 
 
+@pytest.fixture(autouse=True)
+def ctrl_c_reaches_python():
+    """Python's own Ctrl-C handler, as in a terminal: a job started in the background of a
+    non-interactive shell (a CI script run with ``&``) begins with SIGINT ignored, and the trainer
+    rightly leaves an ignored Ctrl-C alone."""
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
+
+
 def interrupt_inside(monkeypatch, cls, at_step, how, phase_name="training_step"):
     """Make ``cls.<phase_name>`` interrupt once, inside the step whose ``step`` argument is ``at_step``."""
     original = getattr(cls, phase_name)
