@@ -40,10 +40,10 @@ def scaled_values(dataset: GroundTruthDataset, factor: int | str) -> np.ndarray:
 def correlation_weights(dataset: GroundTruthDataset, classes: np.ndarray, factors: Sequence[int | str],
                         sigma: float | None, alpha: int = 1) -> np.ndarray:
     """Unnormalised sampling weight of each class vector (N, K)."""
+    if sigma is not None and (isinstance(sigma, bool) or not isinstance(sigma, (int, float)) or not sigma > 0):
+        raise ValueError(f"sigma must be > 0 (smaller: stronger correlation; None: independent factors), got {sigma!r}")
     if sigma is None or np.isinf(sigma):
         return np.ones(len(classes))
-    if sigma <= 0:
-        raise ValueError(f"sigma must be > 0 (or None for independent factors), got {sigma}")
     if alpha not in (1, -1):
         raise ValueError(f"alpha must be 1 (correlated) or -1 (anti-correlated), got {alpha}")
     k1, k2 = (dataset.factor_index(f) for f in factors)
@@ -74,16 +74,20 @@ def correlated_split(dataset: GroundTruthDataset, factors: Sequence[int | str] |
                      seed: int = 0, alpha: int = 1, replace: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Training indices with correlated ``factors`` and a uniform held-out test set: ``(train, test)``."""
     factors, n_train, n_test = _defaults(dataset, factors, n_train, n_test)
-    for f in factors:
-        dataset.factor_index(f)
+    idx = [dataset.factor_index(f) for f in factors]
+    if idx[0] == idx[1]:
+        raise ValueError(f"a factor cannot be correlated with itself ({factors[0]!r} twice); name two different "
+                         f"factors of {', '.join(dataset.factor_names)}")
     n = len(dataset)
-    if n_test < 0 or n_train < 1 or n_test >= n:
-        raise ValueError(f"need 1 <= n_train and 0 <= n_test < {n} images, got n_train={n_train}, n_test={n_test}")
+    if n_test < 0 or n_test >= n:
+        raise ValueError(f"n_test={n_test} must be in [0, {n}) ({dataset.name} has {n:,} images); lower n_test")
+    if n_train < 1 or n_train > n - n_test:
+        raise ValueError(f"n_train={n_train} must be in [1, {n - n_test:,}] ({dataset.name} has {n:,} images, "
+                         f"{n_test:,} held out); lower n_train or n_test")
+    correlation_weights(dataset, np.zeros((0, dataset.num_factors), np.int64), factors, sigma, alpha)  # checks first
     rng = np.random.default_rng(seed)
     test = np.sort(rng.choice(n, size=n_test, replace=False)) if n_test else np.zeros(0, np.int64)
     rest = np.setdiff1d(np.arange(n), test, assume_unique=True)
-    if not replace and n_train > len(rest):
-        raise ValueError(f"replace=False needs n_train <= {len(rest)} remaining images")
     w = correlation_weights(dataset, dataset.index_to_classes(rest), factors, sigma, alpha)
     train = rng.choice(rest, size=n_train, replace=replace, p=w / w.sum())
     return train.astype(np.int64), test.astype(np.int64)
@@ -214,24 +218,14 @@ def correlate_dataset(dataset: GroundTruthDataset, options) -> GroundTruthDatase
     o = {"sigma": 0.2, "seed": 0, "alpha": 1, "replace": True, "part": "train", **options}
     if o["part"] not in ("train", "test"):
         raise _option_error(f"part must be 'train' or 'test', got {o['part']!r}")
-    if o["sigma"] is not None and (not isinstance(o["sigma"], (int, float)) or o["sigma"] <= 0):
-        raise _option_error(f"sigma must be > 0 (smaller: stronger correlation; null: independent factors), "
-                            f"got {o['sigma']!r}")
     factors, n_train, n_test = _defaults(dataset, o.get("factors"), o.get("n_train"), o.get("n_test"))
-    idx = [dataset.factor_index(f) for f in factors]
-    if idx[0] == idx[1]:
-        raise _option_error(f"a factor cannot be correlated with itself ({factors[0]!r} twice); name two different "
-                            f"factors of {', '.join(dataset.factor_names)}")
-    n = len(dataset)
-    if n_test < 0 or n_test >= n:
-        raise _option_error(f"n_test={n_test} must be in [0, {n}) ({dataset.name} has {n:,} images); lower n_test")
-    if n_train < 1 or n_train > n - n_test:
-        raise _option_error(f"n_train={n_train} must be in [1, {n - n_test:,}] ({dataset.name} has {n:,} images, "
-                            f"{n_test:,} held out); lower n_train or n_test")
-    train, test = correlated_split(dataset, factors, o["sigma"], n_train, n_test, int(o["seed"]), int(o["alpha"]),
-                                   bool(o["replace"]))
-    split = {"factors": [dataset.factor_names[i] for i in idx], "sigma": o["sigma"], "n_train": n_train,
-             "n_test": n_test, "seed": int(o["seed"]), "alpha": int(o["alpha"]), "replace": bool(o["replace"]),
+    try:
+        train, test = correlated_split(dataset, factors, o["sigma"], n_train, n_test, int(o["seed"]),
+                                       int(o["alpha"]), bool(o["replace"]))
+    except ValueError as e:
+        raise _option_error(str(e)) from None
+    split = {"factors": [dataset.factor_names[dataset.factor_index(f)] for f in factors], "sigma": o["sigma"],
+             "n_train": n_train, "n_test": n_test, "seed": int(o["seed"]), "alpha": int(o["alpha"]), "replace": bool(o["replace"]),
              "part": o["part"], "train_correlation": factor_correlation(dataset, train, factors)}
     kind = "independent" if o["sigma"] is None else f"correlated (sigma {o['sigma']})"
     if o["part"] == "test":
